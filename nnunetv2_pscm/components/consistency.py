@@ -1,0 +1,17 @@
+"""Consistency losses between a student prediction and a (stop-gradient) teacher prediction."""
+import torch
+import torch.nn.functional as F
+
+
+def probabilities(logits: torch.Tensor, regions: bool = False) -> torch.Tensor:
+    """Class probabilities from logits (B, C, ...): softmax over C, or per-channel sigmoid for
+    nnU-Net's region-based training (overlapping regions, one sigmoid per region)."""
+    return torch.sigmoid(logits) if regions else torch.softmax(logits, 1)
+
+
+def probability_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, regions: bool = False) -> torch.Tensor:
+    """Mean squared difference of probabilities over all elements (SSL4MIS `softmax_mse_loss` with mean
+    reduction). The teacher side is detached: gradients reach the student only."""
+    p_student = probabilities(student_logits.float(), regions)
+    p_teacher = probabilities(teacher_logits.detach().float(), regions)
+    return F.mse_loss(p_student, p_teacher)

@@ -1,0 +1,54 @@
+"""Class prototypes by masked average pooling (MAP) and a running prototype bank."""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nnunetv2_pscm.components.boundary import one_hot
+
+
+def masked_average_pool(features: torch.Tensor, mask: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """P = sum_v F(v) M(v) / sum_v M(v), pooled over the whole batch. features (B, F, ...), mask (B, 1, ...)."""
+    weighted = (features * mask).sum(dim=(0, *range(2, features.ndim)))
+    return weighted / (mask.sum() + eps)
+
+
+def class_prototypes(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(C, F) prototypes of every class present in `labels`, and a (C,) flag of the classes present."""
+    onehot = one_hot(labels, num_classes)  # (B, C, ...)
+    flat_f = features.flatten(2)  # (B, F, V)
+    flat_m = onehot.flatten(2)  # (B, C, V)
+    sums = torch.einsum("bfv,bcv->cf", flat_f, flat_m)
+    counts = flat_m.sum(dim=(0, 2))
+    present = counts > 0
+    return sums / counts.clamp_min(1).unsqueeze(1), present
+
+
+class PrototypeBank(nn.Module):
+    """EMA of class prototypes computed on labeled data. Buffers, so they are checkpointed with the module."""
+
+    def __init__(self, num_classes: int, num_features: int, momentum: float = 0.9):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("prototypes", torch.zeros(num_classes, num_features))
+        self.register_buffer("initialized", torch.zeros(num_classes, dtype=torch.bool))
+
+    @torch.no_grad()
+    def update(self, prototypes: torch.Tensor, present: torch.Tensor) -> None:
+        first = present & ~self.initialized
+        later = present & self.initialized
+        self.prototypes[first] = prototypes[first].to(self.prototypes.dtype)
+        self.prototypes[later] = (self.momentum * self.prototypes[later]
+                                  + (1 - self.momentum) * prototypes[later].to(self.prototypes.dtype))
+        self.initialized |= present
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.initialized.all())
+
+    def cosine_similarity(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, F, ...) -> (B, C, ...) cosine similarity of every voxel's feature to every prototype."""
+        f = F.normalize(features.float(), dim=1)
+        p = F.normalize(self.prototypes.float(), dim=1)
+        return torch.einsum("bf...,cf->bc...", f, p)

@@ -38,7 +38,7 @@ setup(
         "matplotlib",
         "tqdm",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "medpy>=0.5"]},
     entry_points={
         "console_scripts": [
             "nnUNetv2_pscm_trainer_dir=nnunetv2_pscm.cli.trainer_dir:main",

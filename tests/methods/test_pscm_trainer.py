@@ -1,0 +1,130 @@
+"""PSCM, its ablations and BCP in-process on the synthetic 3D dataset: every gradient path, the phase switch,
+what is exported, what is checkpointed."""
+import pytest
+import torch
+from trainer_factory import make_trainer
+
+from nnunetv2_pscm.cli.split import write_ssl_split
+from nnunetv2_pscm.trainers.nnUNetTrainerBCP import nnUNetTrainerBCP
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noAUD import nnUNetTrainerPSCM_noAUD
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noBOM import nnUNetTrainerPSCM_noBOM
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noPSC import nnUNetTrainerPSCM_noPSC
+
+DATASET = 901
+
+
+@pytest.fixture
+def split(copied_3d):
+    write_ssl_split(DATASET, num_labeled=3, n_folds=1)
+    return copied_3d
+
+
+def ready(cls, pretrain_iterations=0, **attributes):
+    trainer = make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=3, **attributes)
+    trainer.pretrain_iterations = pretrain_iterations
+    trainer.initialize()
+    trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
+    trainer._register_log_keys()
+    return trainer
+
+
+def batches(trainer):
+    return trainer._to_device(next(trainer.dataloader_train)), trainer._to_device(next(trainer.dataloader_unlabeled))
+
+
+def grads_of(module):
+    return [p.grad for p in module.parameters() if p.requires_grad]
+
+
+def test_every_gradient_path_in_self_training(split):
+    trainer = ready(nnUNetTrainerPSCM)
+    loss, logs = trainer.compute_loss(*batches(trainer))
+    loss.backward()
+    assert logs["phase"] == 1.0
+    assert set(logs) >= {"loss_seg", "loss_bom", "loss_aud", "loss_cf", "psc_changed_fraction", "mask_ratio"}
+    assert all(p.grad is None for p in trainer.teacher.parameters())
+    for name in ("reconstruction_decoder", "auxiliary_decoder", "mask_generator"):
+        assert all(g is not None and g.abs().sum() > 0 for g in grads_of(trainer.extra_modules[name])), name
+    encoder = trainer.student_module.encoder
+    assert all(g is not None for g in grads_of(encoder)) and all(g is not None for g in grads_of(trainer.student_module.decoder))
+    assert logs["mask_ratio"].item() == pytest.approx(trainer.bom_mask_ratio, abs=0.05)
+
+
+def test_outer_optimizer_owns_the_mask_generator_only(split):
+    trainer = ready(nnUNetTrainerPSCM)
+    main = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    outer = {id(p) for g in trainer.extra_optimizers["mask_generator"].param_groups for p in g["params"]}
+    assert outer == {id(p) for p in trainer.extra_modules["mask_generator"].parameters()}
+    assert not main & outer
+    assert {id(p) for p in trainer.student_module.parameters()} <= main
+    before = [p.detach().clone() for p in trainer.extra_modules["mask_generator"].parameters()]
+    trainer.train_step(next(trainer.dataloader_train))
+    after = list(trainer.extra_modules["mask_generator"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after)), "the outer level must step"
+
+
+def test_phase_a_uses_labeled_data_only_and_switches(split):
+    trainer = ready(nnUNetTrainerPSCM, pretrain_iterations=1)
+    assert trainer.pretrain_length() == 1
+    _, logs = trainer.compute_loss(*batches(trainer))
+    assert logs["phase"] == 0.0 and "psc_changed_fraction" not in logs
+    trainer.train_step(next(trainer.dataloader_train))  # step 0 (phase A)
+    student = [p.detach().clone() for p in trainer.student_module.parameters()]
+    _, logs = trainer.compute_loss(*batches(trainer))  # step 1: first phase-B step resets the teacher
+    assert logs["phase"] == 1.0
+    assert all(torch.equal(t, s) for t, s in zip(trainer.teacher.module.parameters(), student))
+
+
+@pytest.mark.parametrize("cls,modules", [
+    (nnUNetTrainerPSCM_noPSC, {"reconstruction_decoder", "auxiliary_decoder", "mask_generator"}),
+    (nnUNetTrainerPSCM_noBOM, {"auxiliary_decoder"}),
+    (nnUNetTrainerPSCM_noAUD, {"reconstruction_decoder", "mask_generator"}),
+    (nnUNetTrainerBCP, set()),
+])
+def test_ablations_train_with_exactly_their_modules(split, cls, modules):
+    trainer = ready(cls)
+    assert set(trainer.extra_modules) - {"prototypes", "structure"} == modules
+    out = trainer.train_step(next(trainer.dataloader_train))
+    assert torch.isfinite(torch.as_tensor(out["loss"]))
+    logged = set(trainer._epoch_logs)
+    assert ("loss_bom" in logged) == ("reconstruction_decoder" in modules)
+    assert ("loss_aud" in logged) == ("auxiliary_decoder" in modules)
+    assert ("psc_changed_fraction" in logged) == (cls is not nnUNetTrainerPSCM_noPSC and cls is not nnUNetTrainerBCP)
+
+
+def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, tmp_path):
+    trainer = ready(nnUNetTrainerPSCM)
+    trainer.train_step(next(trainer.dataloader_train))
+    ckpt = str(tmp_path / "c.pth")
+    trainer.save_checkpoint(ckpt)
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    stock = trainer.build_network_architecture(trainer.plans_manager, trainer.configuration_manager,
+                                               trainer.num_input_channels,
+                                               trainer.label_manager.num_segmentation_heads, False)
+    stock.load_state_dict(saved["network_weights"])  # strict: nothing more, nothing less
+    x = torch.randn(1, 1, *trainer.configuration_manager.patch_size)
+    stock.eval()
+    network = trainer.student_module.eval()
+    with torch.no_grad():
+        d1 = network.decoder(network.encoder(x))
+        assert torch.allclose(stock(x), d1[0] if isinstance(d1, list) else d1, atol=1e-5)
+    extras = saved["ssl_state"]["extra_modules"]
+    assert any(k.startswith("auxiliary_decoder.") for k in extras)
+    assert not any(k.startswith("auxiliary_decoder.encoder") for k in extras), "the encoder is not duplicated"
+    assert "mask_generator" in saved["ssl_state"]["extra_optimizers"]
+
+    restored = make_trainer(nnUNetTrainerPSCM, DATASET)
+    restored.load_checkpoint(ckpt)
+    for (k, a), b in zip(restored.extra_modules.state_dict().items(), trainer.extra_modules.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert restored.ssl_step == 1
+
+
+def test_regions_are_refused_with_a_clear_message(copied_3d):
+    def to_regions(dataset_json):
+        dataset_json["labels"] = {"background": 0, "whole": [1]}
+        dataset_json["regions_class_order"] = [1]
+
+    with pytest.raises(RuntimeError, match="region-based"):
+        make_trainer(nnUNetTrainerPSCM, DATASET, dataset_json_edit=to_regions).initialize()

@@ -72,17 +72,19 @@ def measure(trainer_name: str, dataset: str, configuration: str, plans: str, ite
     labeled = TimedIterator(trainer.dataloader_train)
     if getattr(trainer, "dataloader_unlabeled", None) is not None:
         trainer.dataloader_unlabeled = TimedIterator(trainer.dataloader_unlabeled)
-    for _ in range(warmup):
-        trainer.train_step(next(labeled))
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    sync()
     gc.collect()
+    # memory baseline BEFORE the first step: on CPU the allocator keeps what the first steps took, so a later
+    # baseline would hide the working memory of a step
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         baseline = torch.cuda.memory_allocated()
     else:
         _reset_peak_rss()
         baseline = _status_kib("VmRSS") * 1024
+    for _ in range(warmup):
+        trainer.train_step(next(labeled))
+    sync()
     times, waits = [], []
     for _ in range(iterations):
         waited_before = labeled.waited + getattr(getattr(trainer, "dataloader_unlabeled", None), "waited", 0.0)
@@ -98,7 +100,7 @@ def measure(trainer_name: str, dataset: str, configuration: str, plans: str, ite
             loader._finish()
     return {"trainer": trainer_name, "median_s": statistics.median(times),
             "median_compute_s": statistics.median(t - w for t, w in zip(times, waits)),
-            "median_wait_s": statistics.median(waits), "peak_bytes": peak - (0 if device == "cuda" else baseline),
+            "median_wait_s": statistics.median(waits), "peak_bytes": peak - baseline,
             "batch_size": trainer.batch_size}
 
 

@@ -46,8 +46,8 @@ def test_every_gradient_path_in_self_training(split):
     assert all(p.grad is None for p in trainer.teacher.parameters())
     for name in ("reconstruction_decoder", "auxiliary_decoder", "mask_generator"):
         assert all(g is not None and g.abs().sum() > 0 for g in grads_of(trainer.extra_modules[name])), name
-    encoder = trainer.student_module.encoder
-    assert all(g is not None for g in grads_of(encoder)) and all(g is not None for g in grads_of(trainer.student_module.decoder))
+    without_grad = {n for n, p in trainer.student_module.named_parameters() if p.grad is None}
+    assert without_grad <= {"decoder.seg_layers.0.weight", "decoder.seg_layers.0.bias"}  # DS weight 0 (stock)
     assert logs["mask_ratio"].item() == pytest.approx(trainer.bom_mask_ratio, abs=0.05)
 
 
@@ -117,14 +117,14 @@ def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, 
     restored = make_trainer(nnUNetTrainerPSCM, DATASET)
     restored.load_checkpoint(ckpt)
     for (k, a), b in zip(restored.extra_modules.state_dict().items(), trainer.extra_modules.state_dict().values()):
-        assert torch.equal(a, b), k
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True, msg=k)
     assert restored.ssl_step == 1
 
 
 def test_regions_are_refused_with_a_clear_message(copied_3d):
     def to_regions(dataset_json):
-        dataset_json["labels"] = {"background": 0, "whole": [1]}
-        dataset_json["regions_class_order"] = [1]
+        dataset_json["labels"] = {"background": 0, "whole": [1, 2], "core": 2}
+        dataset_json["regions_class_order"] = [1, 2]
 
     with pytest.raises(RuntimeError, match="region-based"):
         make_trainer(nnUNetTrainerPSCM, DATASET, dataset_json_edit=to_regions).initialize()

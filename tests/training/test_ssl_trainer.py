@@ -55,7 +55,9 @@ def test_mean_teacher_gradient_paths(ssl_split):
     loss, logs = trainer.compute_loss(labeled, unlabeled)
     loss.backward()
     assert all(p.grad is None for p in trainer.teacher.parameters())
-    assert all(p.grad is not None for p in trainer.student_module.parameters() if p.requires_grad)
+    without_grad = {n for n, p in trainer.student_module.named_parameters() if p.grad is None}
+    # nnU-Net gives its lowest-resolution deep-supervision output weight 0: that head alone gets no gradient
+    assert without_grad <= {"decoder.seg_layers.0.weight", "decoder.seg_layers.0.bias"}
 
     # consistency alone: zero when the teacher is the student and both see the same input without noise
     trainer.teacher.update(trainer.student_module, 0)

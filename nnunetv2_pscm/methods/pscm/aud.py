@@ -14,12 +14,18 @@ import torch
 from nnunetv2_pscm.components.consistency import probability_mse
 
 
-def counterfactual_fill(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    if images.shape[0] > 1:
-        donor = torch.roll(images, 1, dims=0)
-    else:
-        donor = torch.flip(images, dims=tuple(range(2, images.ndim)))
-    return images * (1 - mask) + donor * mask
+def counterfactual_donors(batch: torch.Tensor, n: int) -> torch.Tensor:
+    """For the first n images of a batch, another image of the batch (the spatially flipped image itself when
+    the batch holds only one)."""
+    if batch.shape[0] > 1:
+        return torch.roll(batch, 1, dims=0)[:n]
+    return torch.flip(batch[:n], dims=tuple(range(2, batch.ndim)))
+
+
+def counterfactual_fill(images: torch.Tensor, mask: torch.Tensor, donors: torch.Tensor = None) -> torch.Tensor:
+    """x_cf: the visible context of `images`, the donors' content where the mask is."""
+    donors = counterfactual_donors(images, images.shape[0]) if donors is None else donors
+    return images * (1 - mask) + donors * mask
 
 
 def counterfactual_alignment(logits_masked: torch.Tensor, logits_counterfactual: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,9 @@ class AuxiliaryUNetDecoder(UNetDecoder):
     def __init__(self, encoder: nn.Module, num_outputs: int, n_conv_per_stage: Sequence[int]):
         super().__init__(encoder, num_outputs, n_conv_per_stage, deep_supervision=False)
         del self.encoder
+        # without deep supervision only the full-resolution head runs (seg_layers[-1]); drop the others so no
+        # parameter sits in the optimizer without ever getting a gradient
+        self.seg_layers = nn.ModuleList([self.seg_layers[-1]])
 
 
 class MaskGenerator(nn.Module):

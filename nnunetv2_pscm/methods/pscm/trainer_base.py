@@ -38,7 +38,7 @@ from nnunetv2_pscm.components.masking import random_block_mask
 from nnunetv2_pscm.components.prototypes import PrototypeBank, class_prototypes
 from nnunetv2_pscm.components.uncertainty import confidence, normalized_entropy
 from nnunetv2_pscm.components.weighted_losses import weighted_ce_dice
-from nnunetv2_pscm.methods.pscm.aud import counterfactual_alignment, counterfactual_fill
+from nnunetv2_pscm.methods.pscm.aud import counterfactual_alignment, counterfactual_donors, counterfactual_fill
 from nnunetv2_pscm.methods.pscm.bom import learned_mask, masked_reconstruction_l1
 from nnunetv2_pscm.methods.pscm.monitor import PseudoLabelMonitor
 from nnunetv2_pscm.methods.pscm.networks import (AuxiliaryUNetDecoder, MaskGenerator, check_supported_network,
@@ -79,7 +79,9 @@ class PSCMTrainerBase(nnUNetTrainerSSL):
     # ---- AUD [PICK: segmentation terms weight 1] ----
     aud_weight = 1.0
     cf_weight = 1.0
-    aux_batch_fraction = 1.0  # share of the unlabeled batch that also goes through BOM/AUD
+    # share of the (unlabeled) batch that also goes through BOM/AUD; half keeps a PSCM step within 3.5x the
+    # stock step (one extra encoder pass per masked/counterfactual sample)
+    aux_batch_fraction = 0.5
     # ---- monitoring (reads hidden labels of unlabeled training cases; never used by any loss) ----
     monitor_hidden_labels = True
     monitor_every_epochs = 50
@@ -166,7 +168,7 @@ class PSCMTrainerBase(nnUNetTrainerSSL):
             x_masked = source[:n_aux] * (1 - mask)
             parts.append(x_masked)
             if self.use_aud:
-                parts.append(counterfactual_fill(source[:n_aux], mask))
+                parts.append(counterfactual_fill(source[:n_aux], mask, counterfactual_donors(source, n_aux)))
 
         loss, terms = self._student_losses(parts, y_mix, w_mix, source[:n_aux], target[:n_aux], weight[:n_aux],
                                            mask if n_aux else None)

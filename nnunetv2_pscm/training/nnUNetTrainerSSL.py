@@ -100,8 +100,18 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         mod = self.network.module if self.is_ddp else self.network
         return mod(x)
 
+    def all_parameters(self) -> List[nn.Parameter]:
+        """Every parameter that can receive a gradient: network and extra modules (deduplicated)."""
+        seen, out = set(), []
+        for p in list(self.student_module.parameters()) + list(self.extra_modules.parameters()):
+            if id(p) not in seen and p.requires_grad:
+                seen.add(id(p))
+                out.append(p)
+        return out
+
     def trainable_parameters(self) -> List[nn.Parameter]:
-        return list(self.student_module.parameters()) + list(self.extra_modules.parameters())
+        """The parameters of the main optimizer (a method may reserve some for its extra optimizers)."""
+        return self.all_parameters()
 
     def initialize(self):
         self._refuse_unsupported_setup()
@@ -115,8 +125,8 @@ class nnUNetTrainerSSL(nnUNetTrainer):
             if hasattr(getattr(self.teacher.module, "decoder", None), "deep_supervision"):
                 self.teacher.module.decoder.deep_supervision = False
         # rebuilt now that the extra modules exist, so one optimizer steps network and extras together
-        self.optimizer, self.lr_scheduler = self.configure_optimizers()
         self.extra_optimizers = self.configure_extra_optimizers()
+        self.optimizer, self.lr_scheduler = self.configure_optimizers()
 
     def configure_optimizers(self):
         # nnU-Net's optimizer and schedule, over the network AND the extra modules
@@ -223,6 +233,8 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         labeled = self._to_device(batch)
         unlabeled = self._to_device(next(self.dataloader_unlabeled))
         self.optimizer.zero_grad(set_to_none=True)
+        for opt in self.extra_optimizers.values():
+            opt.zero_grad(set_to_none=True)
         with autocast(self.device.type, enabled=True) if self.device.type == "cuda" else dummy_context():
             loss, logs = self.compute_loss(labeled, unlabeled)
         self._backward_and_step(loss)
@@ -233,20 +245,24 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         return {"loss": loss.detach().cpu().numpy()}
 
     def _backward_and_step(self, loss: torch.Tensor) -> None:
-        params = self.trainable_parameters()
+        """One backward; then the main optimizer steps, then each extra optimizer (own gradient clipping)."""
+        optimizers = [self.optimizer] + list(self.extra_optimizers.values())
         if self.grad_scaler is not None:
             self.grad_scaler.scale(loss).backward()
-            self.grad_scaler.unscale_(self.optimizer)
+            for opt in optimizers:
+                self.grad_scaler.unscale_(opt)
         else:
             loss.backward()
         if self.is_ddp:
-            all_reduce_gradients(params)
-        torch.nn.utils.clip_grad_norm_(params, self.grad_clip_norm)
+            all_reduce_gradients(self.all_parameters())
+        for opt in optimizers:
+            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.grad_clip_norm)
+            if self.grad_scaler is not None:
+                self.grad_scaler.step(opt)
+            else:
+                opt.step()
         if self.grad_scaler is not None:
-            self.grad_scaler.step(self.optimizer)
             self.grad_scaler.update()
-        else:
-            self.optimizer.step()
 
     def _record_logs(self, logs: Dict[str, torch.Tensor]) -> None:
         for k, v in logs.items():

@@ -1,0 +1,44 @@
+"""PSCM through the stock CLIs on a 3D binary and a 2D multi-class dataset: split -> nnUNetv2_train with a
+schedule variant of nnUNetTrainerPSCM -> nnUNetv2_predict with the same trainer name."""
+import json
+import os
+
+import pytest
+import torch
+from conftest import console_script, copy_dataset, dataset_folder, nnunet_env, run_cli
+
+
+def trainer_env(root):
+    trainer_dir = run_cli([console_script("nnUNetv2_pscm_trainer_dir")], nnunet_env(root)).stdout.strip()
+    return nnunet_env(root, nnUNet_extTrainer=trainer_dir)
+
+
+@pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])
+def test_pscm_train_and_predict(fixture_name, configuration, request, tmp_path):
+    root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
+    env = trainer_env(root)
+    dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
+    run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
+    trainer = "nnUNetTrainerPSCM_2ep4it"
+    run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
+             "-device", "cpu"], env)
+
+    (fold_dir,) = (root / "results").glob(f"Dataset*/{trainer}__nnUNetPlans_cpu__{configuration}/fold_0")
+    checkpoint = torch.load(fold_dir / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["trainer_name"] == trainer and checkpoint["ssl_state"]["ssl_step"] == 8
+    assert {"prototypes.prototypes", "auxiliary_decoder.seg_layers.0.weight"} <= set(checkpoint["ssl_state"]["extra_modules"])
+    logged = checkpoint["logging"]
+    assert logged["phase"] == [0.75, 1.0]  # pretraining = 20 % of 8 iterations = the first of 4 in epoch 0
+    assert all(v == v for v in logged["pl_dice_corrected"]), "the monitor ran on hidden-label cases"
+    for name in ("progress.png", "progress_ssl.png", "pseudo_labels_epoch_0000.png", "validation/summary.json"):
+        assert (fold_dir / name).is_file(), name
+    dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
+    assert 0 <= dice <= 1
+
+    images = dataset_folder(root, "raw") / "imagesTr"
+    case = sorted(images.iterdir())[0]
+    (tmp_path / "in").mkdir()
+    os.symlink(case, tmp_path / "in" / case.name)
+    run_cli([console_script("nnUNetv2_predict"), "-i", tmp_path / "in", "-o", tmp_path / "out", "-d", dataset_id, "-c",
+             configuration, "-p", "nnUNetPlans_cpu", "-tr", trainer, "-f", "0", "-device", "cpu", "--disable_tta"], env)
+    assert (tmp_path / "out" / case.name.replace("_0000", "")).is_file()

@@ -44,7 +44,8 @@ def _prepare(root: Path, dataset_id: int, kind: str, num_cases: int, num_unlabel
     generate_synthetic_dataset(dataset_id, kind=kind, num_cases=num_cases, num_unlabeled_images=num_unlabeled_images,
                                seed=0, raw_root=str(root / "raw"))
     env = nnunet_env(root, nnUNet_n_proc_DA=1)  # nnU-Net's planner sets torch's thread count from it (0 fails)
-    run_cli([console_script("nnUNetv2_plan_and_preprocess"), "-d", dataset_id, "-c", configuration, "-np", "1"], env)
+    run_cli([console_script("nnUNetv2_plan_and_preprocess"), "-d", dataset_id, "-c", configuration, "-np", "1",
+             "-npfp", "1"], env)
     run_cli([console_script("nnUNetv2_pscm_cpu_plans"), "-d", dataset_id, "-c", configuration], env)
     return root
 

@@ -14,7 +14,7 @@ labels are treated as hidden or truly unlabeled images from `imagesUnlabeled/`.
 import os
 import shutil
 from datetime import datetime
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from batchgenerators.utilities.file_and_folder_operations import isfile, load_json, save_json
@@ -56,8 +56,11 @@ def base_folds_from_existing(folds: Sequence[dict], training_ids: Sequence[str])
 
     A stock split is used as it is (respecting a user's own cross-validation). For an SSL split we undo
     our own work: labeled + hidden-label training cases form the fold's training set again; truly
-    unlabeled images and the full-label reference entries are dropped.
+    unlabeled images and the full-label reference entries are dropped. A benchmark split (see
+    `make_benchmark_folds`) gives back its base folds in increasing base fold number.
     """
+    if is_benchmark_split(folds):  # several SSL entries share one base fold: read the reference entries
+        return [fold for _, fold in sorted(benchmark_base_folds(folds).items())]
     if not is_ssl_split(folds):
         return [{"train": list(f["train"]), "val": list(f["val"])} for f in folds]
     known = set(training_ids)
@@ -150,3 +153,72 @@ def validate_ssl_fold(fold_entry: dict, fold: int, labeled_ids: Sequence[str], u
             f"Fold {fold} of {split_path} names {len(unknown)} unlabeled case(s) that are neither preprocessed "
             f"training cases nor preprocessed unlabeled images: {unknown[:10]}. Preprocess imagesUnlabeled with "
             f"`nnUNetv2_pscm_preprocess_unlabeled` for this configuration, or fix the split.")
+
+
+# ---- benchmark splits: many labeled settings side by side in the one split file ----------------------------------
+#
+# nnU-Net reads exactly one splits_final.json per dataset, so a benchmark that compares several labeled counts, seeds
+# and base folds writes them all as separate fold indices:
+#
+#     [{"train": [labeled], "val": [...], "unlabeled": [...], "role": "ssl",
+#       "base_fold": 0, "num_labeled": 4, "seed": 0},                       # one per (setting, seed, base fold)
+#      ...,
+#      {"train": [all training ids], "val": [same val], "role": "full_label_reference",
+#       "base_fold": 0, "reference_for_fold": [0, 1, ...]}]                 # one per base fold
+#
+# "base_fold" marks a benchmark split: it is what lets us recover the cross-validation behind it, because one base
+# fold now appears in several SSL entries. The extra keys are ignored by nnU-Net.
+
+def is_benchmark_split(folds: Sequence[dict]) -> bool:
+    return any("base_fold" in f for f in folds)
+
+
+def benchmark_base_folds(folds: Sequence[dict]) -> Dict[int, dict]:
+    """base fold number -> {"train", "val"} of a benchmark split, read from its full-label reference entries."""
+    base = {}
+    for f in folds:
+        if f.get("role") == ROLE_FULL_LABEL and "base_fold" in f:
+            base[int(f["base_fold"])] = {"train": sorted(f["train"]), "val": list(f["val"])}
+    return base
+
+
+def make_benchmark_folds(base_folds: Dict[int, dict], labeled_settings: Sequence[dict],
+                         extra_unlabeled_ids: Sequence[str] = ()) -> Tuple[List[dict], List[dict]]:
+    """All requested labeled settings as separate folds, plus one full-label reference fold per base fold.
+
+    Args:
+        base_folds: base fold number -> {"train", "val"}; every entry is used, in increasing fold number.
+        labeled_settings: each {"num_labeled": N} or {"fraction": F}, plus "seed" (default 0). The labeled subset of
+            base fold b with seed s is exactly the one `nnUNetv2_pscm_split --labeled N --seed s` writes for fold b.
+        extra_unlabeled_ids: truly unlabeled images added to every SSL fold.
+
+    Returns:
+        (folds, index): the split file entries, and one index entry per fold
+        {"fold", "role", "base_fold", "num_labeled", "fraction", "seed"} (fraction/seed None where not applicable).
+    """
+    if not base_folds:
+        raise SplitError("No base folds given for the benchmark split.")
+    if not labeled_settings:
+        raise SplitError("No labeled settings given for the benchmark split.")
+    folds, index = [], []
+    ssl_folds_of_base: Dict[int, List[int]] = {b: [] for b in base_folds}
+    for setting in labeled_settings:
+        num_labeled, fraction, seed = setting.get("num_labeled"), setting.get("fraction"), int(setting.get("seed", 0))
+        for b in sorted(base_folds):
+            # make_ssl_folds seeds fold i with seed + i; passing seed + b gives base fold b the subset that
+            # nnUNetv2_pscm_split writes for fold b
+            ssl = make_ssl_folds([base_folds[b]], num_labeled, fraction, seed + b, extra_unlabeled_ids)[0]
+            ssl.update({"base_fold": b, "num_labeled": len(ssl["train"]), "seed": seed})
+            if fraction is not None:
+                ssl["fraction"] = fraction
+            ssl_folds_of_base[b].append(len(folds))
+            index.append({"fold": len(folds), "role": ROLE_SSL, "base_fold": b, "num_labeled": len(ssl["train"]),
+                          "fraction": fraction, "seed": seed})
+            folds.append(ssl)
+    for b in sorted(base_folds):
+        train = sorted(base_folds[b]["train"])
+        index.append({"fold": len(folds), "role": ROLE_FULL_LABEL, "base_fold": b, "num_labeled": len(train),
+                      "fraction": None, "seed": None})
+        folds.append({"train": train, "val": list(base_folds[b]["val"]), "role": ROLE_FULL_LABEL, "base_fold": b,
+                      "reference_for_fold": ssl_folds_of_base[b]})
+    return folds, index

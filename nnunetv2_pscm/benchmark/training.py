@@ -1,0 +1,81 @@
+"""Training a run through the stock `nnUNetv2_train` (new, `--c` to resume, `--val` to re-validate) and recording
+its metadata."""
+from __future__ import annotations
+
+import os
+from typing import List
+
+from nnunetv2_pscm.benchmark import metadata as md
+from nnunetv2_pscm.benchmark.config import BenchmarkConfig
+from nnunetv2_pscm.benchmark.execution import RunFailedError, console_script, run_logged
+from nnunetv2_pscm.benchmark.plan import (DONE, NEW, RESUME, REVALIDATE, Run, missing_validation_predictions,
+                                          write_split_entry_marker)
+from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
+
+
+def train_command(b: BenchmarkSession, run: Run, status: str) -> List[str]:
+    c = b.config
+    command = [console_script("nnUNetv2_train"), b.context.name, c.configuration, str(run.fold), "-tr",
+               run.nnunet_trainer, "-p", c.plans, "-device", c.device]
+    return command + {RESUME: ["--c"], REVALIDATE: ["--val"]}.get(status, [])
+
+
+def _schedule_metadata(config: BenchmarkConfig) -> dict:
+    schedule = config.schedule_epochs_iterations()
+    if schedule is None:
+        return {"name": None, "note": "each trainer's own default schedule (nnU-Net: 1000 epochs x 250 iterations)"}
+    return {"name": config.schedule, "epochs": schedule[0], "iterations_per_epoch": schedule[1]}
+
+
+def base_metadata(b: BenchmarkSession, run: Run, environment: dict) -> dict:
+    entry = b.entry(run)
+    c = b.config
+    return {"run": {"run_id": run.run_id, "fold": run.fold, "trainer": run.trainer,
+                    "nnunet_trainer": run.nnunet_trainer, "role": run.role, "method": run.method,
+                    "base_fold": run.base_fold, "num_labeled": run.num_labeled, "fraction": run.fraction,
+                    "seed": run.seed, "num_val": len(entry["val"]), "num_unlabeled": len(entry.get("unlabeled", []))},
+            "dataset": b.context.name, "configuration": c.configuration, "plans": c.plans, "device": c.device,
+            "schedule": _schedule_metadata(c), "nnunet_fold_folder": b.fold_dir(run),
+            "split_file": b.split.path, "environment": environment}
+
+
+def train_run(b: BenchmarkSession, run: Run, status: str, env: dict, environment: dict, position: str) -> None:
+    folder = b.fold_dir(run)
+    meta_path = os.path.join(b.run_dir(run), "metadata.json")
+    meta = {**md.load_metadata(meta_path), **base_metadata(b, run, environment)}
+    write_split_entry_marker(folder, b.entry(run))
+    command = train_command(b, run, status)
+    action = {NEW: "training", RESUME: "resuming", REVALIDATE: "re-validating"}[status]
+    b.say(f"{position} {action} {run.run_id} ({run.method}, labeled {run.num_labeled}, base fold {run.base_fold}); "
+          f"log: {b.log_path(run)}")
+    epochs = b.config.schedule_epochs_iterations()
+    started = md.now()
+    try:
+        wall = run_logged(command, env, b.log_path(run), run.run_id,
+                          total_epochs=None if status == REVALIDATE or epochs is None else epochs[0],
+                          show_progress=b.verbose)
+    except RunFailedError as error:
+        meta.setdefault("training", {}).setdefault("attempts", []).append(
+            {"mode": status, "command": command, "started": started, "failed": True, "log": b.log_path(run)})
+        md.save_metadata(meta_path, meta)
+        raise BenchmarkError(f"run {run.run_id} ({run.method}, fold {run.fold}): {error}") from error
+    training = meta.setdefault("training", {})
+    training.setdefault("attempts", []).append({"mode": status, "command": command, "started": started,
+                                                "wall_time_s": round(wall, 2), "log": b.log_path(run),
+                                                "git_commit": environment.get("git_commit"),
+                                                "versions": environment.get("versions")})
+    training["wall_time_s"] = round(sum(a.get("wall_time_s", 0) for a in training["attempts"]), 2)
+    md.save_metadata(meta_path, meta)
+    if b.status(run) != DONE:
+        missing = missing_validation_predictions(folder, b.entry(run)["val"], b.context.file_ending)
+        raise BenchmarkError(f"run {run.run_id}: nnUNetv2_train finished but its validation is incomplete "
+                             f"(missing predictions: {missing[:5]}, or no validation/summary.json in {folder}). "
+                             f"See {b.log_path(run)}.")
+
+
+def record_reused_run(b: BenchmarkSession, run: Run, environment: dict) -> None:
+    """A run trained earlier (or outside the benchmark): still record where it came from."""
+    meta_path = os.path.join(b.run_dir(run), "metadata.json")
+    meta = {**md.load_metadata(meta_path), **base_metadata(b, run, environment)}
+    meta.setdefault("training", {"attempts": [], "note": "trained before this invocation; reused"})
+    md.save_metadata(meta_path, meta)

@@ -67,6 +67,8 @@ class PSCMTrainerBase(nnUNetTrainerSSL):
     psc_size_tolerance = 0.5
     psc_disagreement_weight = 0.5
     prototype_momentum = 0.9
+    structure_update_every = 10  # labeled component statistics from every 10th batch: a CPU pass, and a
+    #                              subsample estimates a size distribution just as well
     # ---- BOM [PICK: lambda 0.2 (LA) / 1.0 (Pancreas); the rest is our choice] ----
     bom_weight = 0.2
     bom_mask_ratio = 0.4
@@ -201,7 +203,7 @@ class PSCMTrainerBase(nnUNetTrainerSSL):
             dist.all_reduce(counts)
             onehot_sums, present = weighted / counts.clamp_min(1)[:, None], counts > 0
         self.extra_modules["prototypes"].update(onehot_sums, present)
-        if self.use_psc:
+        if self.use_psc and self.ssl_step % self.structure_update_every == 0:
             self.extra_modules["structure"].update(y_l[:, 0].cpu().numpy())
 
     def pseudo_labels(self, probs: torch.Tensor, features: torch.Tensor, logs: dict):

@@ -13,13 +13,15 @@ def trainer_env(root):
     return nnunet_env(root, nnUNet_extTrainer=trainer_dir)
 
 
-@pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])
-def test_pscm_train_and_predict(fixture_name, configuration, request, tmp_path):
+# 3d: the research variant that monitors pseudo-labels against hidden labels; 2d: the default, which never reads them
+@pytest.mark.parametrize("fixture_name,configuration,base", [("dataset_3d", "3d_fullres", "nnUNetTrainerPSCM_monitor"),
+                                                             ("dataset_2d", "2d", "nnUNetTrainerPSCM")])
+def test_pscm_train_and_predict(fixture_name, configuration, base, request, tmp_path):
     root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
     env = trainer_env(root)
     dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
     run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
-    trainer = "nnUNetTrainerPSCM_2ep4it"
+    trainer = f"{base}_2ep4it"
     run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
              "-device", "cpu"], env)
 
@@ -29,9 +31,11 @@ def test_pscm_train_and_predict(fixture_name, configuration, request, tmp_path):
     assert {"prototypes.prototypes", "auxiliary_decoder.seg_layers.0.weight"} <= set(checkpoint["ssl_state"]["extra_modules"])
     logged = checkpoint["logging"]
     assert logged["phase"] == [0.75, 1.0]  # pretraining = 20 % of 8 iterations = the first of 4 in epoch 0
-    assert all(v == v for v in logged["pl_dice_corrected"]), "the monitor ran on hidden-label cases"
-    for name in ("progress.png", "progress_ssl.png", "pseudo_labels_epoch_0000.png", "validation/summary.json"):
+    monitored = base.endswith("_monitor")
+    assert all((v == v) == monitored for v in logged["pl_dice_corrected"]), "monitor on iff the _monitor variant"
+    for name in ("progress.png", "progress_ssl.png", "validation/summary.json"):
         assert (fold_dir / name).is_file(), name
+    assert (fold_dir / "pseudo_labels_epoch_0000.png").is_file() == monitored
     dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
     assert 0 <= dice <= 1
 

@@ -5,16 +5,19 @@ import os
 
 import blosc2
 import numpy as np
+import pytest
 from conftest import delete_hidden_labels
 from trainer_factory import make_trainer
 
 from nnunetv2_pscm.cli.split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
 
 DATASET = 901
 
 
-def test_training_runs_with_hidden_labels_deleted(copied_3d, monkeypatch):
+@pytest.mark.parametrize("trainer_class", [nnUNetTrainerMeanTeacher, nnUNetTrainerPSCM])
+def test_training_runs_with_hidden_labels_deleted(trainer_class, copied_3d, monkeypatch):
     _, folds, _ = write_ssl_split(DATASET, num_labeled=3, n_folds=1)
     hidden = folds[0]["unlabeled"]
     assert len(hidden) >= 3
@@ -24,10 +27,11 @@ def test_training_runs_with_hidden_labels_deleted(copied_3d, monkeypatch):
     real_open = blosc2.open
     monkeypatch.setattr(blosc2, "open", lambda urlpath, *a, **k: opened.append(str(urlpath)) or real_open(urlpath, *a, **k))
 
-    trainer = make_trainer(nnUNetTrainerMeanTeacher, DATASET)  # nnUNet_n_proc_DA=0: loading happens here
+    trainer = make_trainer(trainer_class, DATASET)  # nnUNet_n_proc_DA=0: loading happens here
     trainer.initialize()
     trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
     trainer._register_log_keys()
+    trainer.pretrain_iterations = 1  # PSCM: self-training (pseudo-labels of unlabeled images) from step 1
     losses = [trainer.train_step(next(trainer.dataloader_train))["loss"] for _ in range(3)]
     assert all(np.isfinite(losses))
 

@@ -3,9 +3,9 @@
 This is the ONLY code that reads a hidden label, and only to report: Dice of the raw teacher pseudo-label
 and of the PSC-corrected one against the truth (logged every epoch as pl_dice_raw / pl_dice_corrected),
 plus, every `monitor_every_epochs` epochs, a PNG of one slice (image, raw and corrected pseudo-label, BOM
-mask, truth). Nothing it computes reaches a loss or a model. It is switched off with
-`monitor_hidden_labels = False`, never looks at truly unlabeled images (they have no label), and a case
-whose label file is missing is silently left out.
+mask, truth). Nothing it computes reaches a loss or a model. It is off by default
+(`monitor_hidden_labels = False`) and on only in nnUNetTrainerPSCM_monitor; it never looks at truly unlabeled
+images (they have no label), and a case whose label file is missing is silently left out.
 """
 import os
 from typing import Dict, List

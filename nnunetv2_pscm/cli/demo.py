@@ -7,7 +7,8 @@ from nnunetv2_pscm.demo.workflow import DemoSettings, run_demo
 
 def main(argv=None) -> None:
     d = DemoSettings(output=Path("pscm_demo"))
-    p = argparse.ArgumentParser(description=__doc__ + " Generates a synthetic 3D dataset, plans and preprocesses it "
+    p = argparse.ArgumentParser(description=__doc__ + " Generates a synthetic dataset (2D multi-class by default, "
+                                "--kind 3d for the 3D one), plans and preprocesses it "
                                 "with nnU-Net, derives CPU plans, writes a split with few labeled and many unlabeled "
                                 "cases, trains the labeled-only nnU-Net, Mean Teacher and PSCM (plus the full-label "
                                 "nnU-Net as reference) with the same budget through nnUNetv2_train, predicts the "
@@ -23,8 +24,10 @@ def main(argv=None) -> None:
                    help="extra images without any label in imagesUnlabeled/ (default %(default)s)")
     p.add_argument("--device", default=d.device, choices=["cpu", "cuda", "mps"])
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--kind", default=d.kind, choices=["3d", "2d"], help="synthetic dataset: 3d binary organ among "
+                   "look-alikes (3d_fullres) or 2d multi-class heart-like slices (2d); default %(default)s")
     a = p.parse_args(argv)
-    run_demo(DemoSettings(a.out, a.iterations, a.labeled, a.cases, a.unlabeled_images, a.device, a.seed))
+    run_demo(DemoSettings(a.out, a.iterations, a.labeled, a.cases, a.unlabeled_images, a.device, a.seed, a.kind))
 
 
 if __name__ == "__main__":

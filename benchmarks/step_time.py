@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import statistics
+import tempfile
 import time
 from os.path import join
 
@@ -145,7 +146,12 @@ def main():
     p.add_argument("-device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     a = p.parse_args()
     os.environ.setdefault("nnUNet_compile", "0" if a.device == "cpu" else "1")
-    run(a.tr, a.d, a.c, a.p, a.iters, a.warmup, a.device)
+    # a trainer writes its log and debug.json into nnUNet_results/<dataset>/<trainer>__<plans>__<config>/fold_0
+    # as soon as it is built: point nnUNet_results at a scratch folder (before nnunetv2 is imported anywhere) so
+    # the benchmark never writes beside, or into, a real training run
+    with tempfile.TemporaryDirectory(prefix="step_time_results_") as scratch:
+        os.environ["nnUNet_results"] = scratch
+        run(a.tr, a.d, a.c, a.p, a.iters, a.warmup, a.device)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 This is the ONLY code that reads a hidden label, and only to report: Dice of the raw teacher pseudo-label
 and of the PSC-corrected one against the truth (logged every epoch as pl_dice_raw / pl_dice_corrected),
 plus, every `monitor_every_epochs` epochs, a PNG of one slice (image, raw and corrected pseudo-label, BOM
-mask, truth). Nothing it computes reaches a loss or a model. It is off by default
-(`monitor_hidden_labels = False`) and on only in nnUNetTrainerPSCM_monitor; it never looks at truly unlabeled
-images (they have no label), and a case whose label file is missing is silently left out.
+mask, truth). Nothing it computes reaches a loss or a model. It is on by default in the PSCM trainers
+(`monitor_hidden_labels`), off in nnUNetTrainerPSCM_noMonitor; it never looks at truly unlabeled images (they
+have no label), and a case whose label file is missing or unreadable is silently left out (never a crash).
 """
 import os
 from typing import Dict, List
@@ -62,7 +62,7 @@ class PseudoLabelMonitor:
         try:
             data, seg, _, _ = t.dataset_class(t.preprocessed_dataset_folder, [case]).load_case(case)
             data, seg = np.asarray(data[:]), np.asarray(seg[:])
-        except (FileNotFoundError, OSError, RuntimeError):
+        except Exception:  # noqa: BLE001 - missing or corrupt: a report must never stop a training run
             return None
         patch = list(t.configuration_manager.patch_size)
         if len(patch) == 2:  # 2d configuration: the middle slice

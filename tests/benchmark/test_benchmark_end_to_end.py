@@ -8,6 +8,7 @@ One validation case per run also keeps this test short: nnU-Net's validation dom
 import csv
 import json
 import os
+import shutil
 
 import pytest
 from conftest import console_script, copy_dataset, dataset_folder, nnunet_env, run_cli
@@ -111,3 +112,19 @@ def test_benchmark_runs_reports_and_revalidates_only_what_is_missing(dataset_3d,
     evaluated_after = [os.path.getmtime(output / "runs" / r / "validation_summary.json") for r in RUN_IDS]
     assert [a > b for a, b in zip(evaluated_after, evaluated_before)] == [False, True, False]  # only it re-evaluated
     _check_artifacts(output, split)
+
+    # --test: an explicit test set is predicted with every run and reported apart, marked as never used for selection
+    raw = dataset_folder(root, "raw")
+    test_case = sorted(split[0]["unlabeled"])[0]  # any image works for the mechanics; a real test set is held out
+    (raw / "imagesTs").mkdir()
+    (raw / "labelsTs").mkdir()
+    shutil.copy(raw / "imagesTr" / f"{test_case}_0000.nii.gz", raw / "imagesTs" / f"{test_case}_0000.nii.gz")
+    shutil.copy(raw / "labelsTr" / f"{test_case}.nii.gz", raw / "labelsTs" / f"{test_case}.nii.gz")
+    run_benchmark(config, evaluate_test=True)
+    tested = capsys.readouterr().out
+    assert "training: all 3 runs reused" in tested
+    md_test = (output / "results_test.md").read_text()
+    assert "TEST SET — not used for model selection" in md_test and "nnUNetTrainerMeanTeacher" in md_test
+    assert "TEST SET" not in (output / "results.md").read_text()
+    rows = list(csv.DictReader(open(output / "results_test.csv")))
+    assert len(rows) == 3 and all(0 <= float(r["dice_mean"]) <= 1 for r in rows)

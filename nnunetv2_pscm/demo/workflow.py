@@ -96,10 +96,11 @@ class Demo:
         from nnunetv2_pscm.synthetic import generate_synthetic_dataset
 
         (self.root / "nnUNet_raw").mkdir(parents=True, exist_ok=True)
-        self.say(f"$ nnUNetv2_pscm_synthetic -d {self.dataset_id} --kind {self.s.kind} -n {self.s.num_cases} --n-unlabeled-images "
-                 f"{self.s.num_unlabeled_images} --seed {self.s.seed}")
-        folder = generate_synthetic_dataset(self.dataset_id, self.s.kind, self.s.num_cases, self.s.num_unlabeled_images,
-                                            seed=self.s.seed, raw_root=str(self.root / "nnUNet_raw"))
+        self.say(f"$ nnUNetv2_pscm_synthetic -d {self.dataset_id} --kind {self.s.kind} -n {self.s.num_cases} "
+                 f"--n-unlabeled-images {self.s.num_unlabeled_images} --seed {self.s.seed}")
+        folder = generate_synthetic_dataset(self.dataset_id, self.s.kind, self.s.num_cases,
+                                            self.s.num_unlabeled_images, seed=self.s.seed,
+                                            raw_root=str(self.root / "nnUNet_raw"))
         self.say(f"wrote {folder}")
 
     def plan_and_preprocess(self) -> None:
@@ -107,18 +108,20 @@ class Demo:
         if (pp / f"nnUNetPlans_{self.configuration}").is_dir() and (pp / "gt_segmentations").is_dir():
             self.say("nnU-Net plans and preprocessed data exist")
         else:
-            self.run("nnUNetv2_plan_and_preprocess", "-d", self.dataset_id, "-c", self.configuration, "-np", 2, "-npfp", 2)
+            self.run("nnUNetv2_plan_and_preprocess", "-d", self.dataset_id, "-c", self.configuration,
+                     "-np", 2, "-npfp", 2)
         if not (pp / f"{PLANS}.json").is_file():
             self.run("nnUNetv2_pscm_cpu_plans", "-d", self.dataset_id, "-c", self.configuration)
         if self.s.num_unlabeled_images and not list(pp.glob("*_unlabeled")):
-            self.run("nnUNetv2_pscm_preprocess_unlabeled", "-d", self.dataset_id, "-c", self.configuration, "-p", PLANS,
-                     "-np", 2)
+            self.run("nnUNetv2_pscm_preprocess_unlabeled", "-d", self.dataset_id, "-c", self.configuration,
+                     "-p", PLANS, "-np", 2)
 
     def benchmark_config(self):
         from nnunetv2_pscm.benchmark.config import config_from_dict
 
         return config_from_dict({
-            "dataset": self.dataset_id, "configuration": self.configuration, "plans": PLANS, "trainers": list(METHODS),
+            "dataset": self.dataset_id, "configuration": self.configuration, "plans": PLANS,
+            "trainers": list(METHODS),
             "labeled": [self.s.num_labeled], "folds": [0], "seeds": [self.s.seed], "schedule": self.s.schedule,
             "device": self.s.device, "output": str(self.root / "benchmark"), "num_processes": 2,
             "include_unlabeled_images": self.s.num_unlabeled_images > 0, "overwrite_split": False})
@@ -145,7 +148,8 @@ class Demo:
 
         val_cases = json.load(open(self.preprocessed_dataset / "splits_final.json"))[runs[0].fold]["val"]
         results = str(self.root / "nnUNet_results" / self.raw_dataset.name)
-        return {r.method: Path(fold_folder(results, r, PLANS, self.configuration)) / "validation" for r in runs}, val_cases
+        folders = {r.method: Path(fold_folder(results, r, PLANS, self.configuration)) / "validation" for r in runs}
+        return folders, val_cases
 
     def predict_with_nnunet(self, run, val_cases: List[str]) -> Path:
         """The deployment path: nnUNetv2_predict with our trainer name on the raw validation images. Only for
@@ -159,7 +163,8 @@ class Demo:
         if out.is_dir() and len(list(out.glob("*.nii.gz"))) == len(val_cases):
             self.say(f"predictions of {run.method} exist")
         else:
-            self.run("nnUNetv2_predict", "-i", images, "-o", out, "-d", self.dataset_id, "-c", self.configuration, "-p", PLANS,
+            self.run("nnUNetv2_predict", "-i", images, "-o", out, "-d", self.dataset_id, "-c", self.configuration,
+                     "-p", PLANS,
                      "-tr", run.nnunet_trainer, "-f", run.fold, "-device", self.s.device, "--disable_progress_bar",
                      "-npp", 1, "-nps", 1)  # one worker each: spawning more costs more than it saves on small cases
         return out
@@ -183,7 +188,7 @@ class Demo:
         return rows
 
     def report(self, rows: List[dict], folders: Dict[str, Path], val_cases: List[str]) -> None:
-        from nnunetv2_pscm.demo.figures import overlay_figure, results_bar_chart
+        from nnunetv2_pscm.demo.figures import results_bar_chart
 
         lines = [f"| method | labeled cases | Dice | HD95 (mm) |", "|---|---|---|---|"]
         for r in rows:

@@ -65,11 +65,11 @@ def measure(trainer_name: str, dataset: str, configuration: str, plans: str, ite
     trainer_class = recursive_find_trainer_class_by_name(trainer_name)
     trainer = trainer_class(plans=plans_dict, configuration=configuration, fold=0,
                             dataset_json=load_json(join(folder, "dataset.json")), device=torch.device(device))
+    if hasattr(trainer, "pretrain_fraction"):  # time the self-training phase, not the labeled-only pretraining
+        trainer.pretrain_fraction = 0
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # nnU-Net prints the whole plans
         trainer.on_train_start()
         trainer.on_train_epoch_start()
-    if hasattr(trainer, "pretrain_length"):  # time the self-training phase, not the labeled-only pretraining
-        trainer.ssl_step = trainer.pretrain_length()
     labeled = TimedIterator(trainer.dataloader_train)
     if getattr(trainer, "dataloader_unlabeled", None) is not None:
         trainer.dataloader_unlabeled = TimedIterator(trainer.dataloader_unlabeled)

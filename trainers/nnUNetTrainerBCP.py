@@ -1,11 +1,10 @@
-"""Bidirectional Copy-Paste (Bai et al., CVPR 2023) on nnU-Net: labeled-only copy-paste pretraining, then
-EMA-teacher pseudo-labels pasted both ways between labeled and unlabeled patches (pseudo regions weight 0.5).
-It is PSCM's base with none of PSC, BOM and AUD. Unlike BCP's LA script, no largest-connected-component
-cleanup of pseudo-labels (PSC generalises that)."""
-from nnunetv2_pscm.methods.pscm.trainer_base import PSCMTrainerBase
+"""Bidirectional Copy-Paste (Bai et al., CVPR 2023) on nnU-Net: EMA-teacher pseudo-labels (confidence-thresholded,
+largest component for single-structure classes) pasted both ways between labeled and unlabeled patches, loss
+normalised per region (ground truth 1, pseudo-labels 0.5), on top of nnU-Net's own loss on the labeled batch.
+Warm-start it from the labeled-only model (`-pretrained_weights`), or it pretrains on labeled data first. The
+recipe and its attributes: nnunetv2_pscm/methods/bcp/trainer_base.py."""
+from nnunetv2_pscm.methods.bcp.trainer_base import BCPTrainerBase
 
 
-class nnUNetTrainerBCP(PSCMTrainerBase):
-    use_psc = False
-    use_bom = False
-    use_aud = False
+class nnUNetTrainerBCP(BCPTrainerBase):
+    pass

@@ -1,51 +1,76 @@
-"""Mean Teacher (Tarvainen & Valpola, NeurIPS 2017) on nnU-Net, as in SSL4MIS's 3D recipe.
+"""Mean Teacher (Tarvainen & Valpola, NeurIPS 2017) on nnU-Net, with a FixMatch-style pseudo-label term.
 
 Supervised: nnU-Net's own Dice+CE with deep supervision on the labeled batch.
-Unsupervised: MSE between student and EMA-teacher class probabilities on the unlabeled batch (full
-resolution output), weighted by consistency_weight * sigmoid_rampup. The student sees the strongly
-augmented view (geometric + photometric), the teacher the weak view of the same crop (geometric only)
-plus small Gaussian noise (SSL4MIS: N(0, 0.1) clamped to +-0.2).
-Our choices: the ramp-up spans `consistency_rampup_fraction` of the whole schedule (SSL4MIS ramps over
-40 x 150 iterations of a 6k-iteration run; nnU-Net runs 250k, so an absolute length would not transfer),
-and one student forward pass carries labeled and unlabeled patches together.
-Exported weights: the student.
+Unsupervised, on the unlabeled batch, both ramped in with a sigmoid over `consistency_rampup_fraction`:
+* MSE between student and EMA-teacher class probabilities (SSL4MIS), weight `consistency_weight`;
+* cross-entropy of the student on the teacher's hard pseudo-labels where the teacher's top probability is at least
+  `pseudo_label_threshold` (FixMatch, Sohn et al. 2020), normalised by the number of confident voxels, weight
+  `pseudo_label_weight`.
+Why both: with SSL4MIS's weight 0.1 the MSE term was ~0.003 against a supervised loss of ~0.5 and changed nothing
+(README); the thresholded CE gives confident unlabeled voxels the same pull as labeled ones.
+What makes teacher and student differ (nnU-Net's network has no dropout): the teacher is a temporal average of the
+student (EMA 0.99); it sees the weak view (geometric augmentation only, shared crop) plus N(0, 0.1) noise clamped
+to +-0.2, the student the strong view (plus nnU-Net's photometric augmentation).
+Warm start from the labeled-only model (`-pretrained_weights`) makes the teacher that model from the first step.
+Our choices: the ramp-up spans a share of the schedule (SSL4MIS ramps over 40 x 150 iterations of a 6k-iteration
+run; nnU-Net runs 250k, so an absolute length would not transfer); one student pass carries labeled and unlabeled
+patches together. Exported weights: the student.
 """
 import torch
 
-from nnunetv2_pscm.components.consistency import probability_mse
+from nnunetv2_pscm.components.consistency import probabilities, probability_mse
+from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution
+from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.training import nnUNetTrainerSSL
 
 
 class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     ema_alpha = 0.99
-    consistency_weight = 0.1
+    consistency_weight = 1.0
+    pseudo_label_weight = 1.0
+    pseudo_label_threshold = 0.9
     consistency_rampup_fraction = 0.25
     teacher_input_noise_std = 0.1
     teacher_input_noise_clamp = 0.2
     unlabeled_two_views = True
     supports_regions = True
     supports_ignore_label = True
-    ssl_log_keys = ("loss_sup", "loss_consistency", "consistency_weight")
+    ssl_log_keys = ("loss_sup", "loss_consistency", "loss_pseudo_label", "pl_confident_fraction",
+                    "consistency_ramp")
 
-    def current_consistency_weight(self) -> float:
+    def consistency_ramp(self) -> float:
         total = self.num_epochs * self.num_iterations_per_epoch
-        return self.consistency_weight * sigmoid_rampup(self.ssl_step, self.consistency_rampup_fraction * total)
+        return sigmoid_rampup(self.ssl_step, self.consistency_rampup_fraction * total)
 
     def compute_loss(self, labeled, unlabeled):
         n_labeled = labeled["data"].shape[0]
-        output = self.student_forward(torch.cat((labeled["data"], unlabeled["data"])))
-        outputs = output if isinstance(output, (list, tuple)) else [output]
+        outputs = as_list(self.student_forward(torch.cat((labeled["data"], unlabeled["data"]))))
         loss_sup = self.loss([o[:n_labeled] for o in outputs] if self.enable_deep_supervision
                              else outputs[0][:n_labeled], labeled["target"])
 
         teacher_input = unlabeled["data_weak"]
         noise = torch.randn_like(teacher_input) * self.teacher_input_noise_std
         teacher_input = teacher_input + noise.clamp(-self.teacher_input_noise_clamp, self.teacher_input_noise_clamp)
-        teacher_out = self.teacher(teacher_input)
-        teacher_logits = teacher_out[0] if isinstance(teacher_out, (list, tuple)) else teacher_out
+        teacher_logits = full_resolution(self.teacher(teacher_input))
+        student_logits = outputs[0][n_labeled:]
 
-        loss_cons = probability_mse(outputs[0][n_labeled:], teacher_logits, regions=self.label_manager.has_regions)
-        weight = self.current_consistency_weight()
-        return loss_sup + weight * loss_cons, {"loss_sup": loss_sup, "loss_consistency": loss_cons,
-                                               "consistency_weight": torch.tensor(weight)}
+        regions = self.label_manager.has_regions
+        loss_cons = probability_mse(student_logits, teacher_logits, regions=regions)
+        logs = {"loss_sup": loss_sup, "loss_consistency": loss_cons}
+        ramp = self.consistency_ramp()
+        total = loss_sup + ramp * self.consistency_weight * loss_cons
+        if self.pseudo_label_weight > 0 and not regions:  # hard pseudo-labels need mutually exclusive classes
+            labels, confident = confident_pseudo_labels(probabilities(teacher_logits.float()),
+                                                        self.pseudo_label_threshold)
+            loss_pl = self._confident_cross_entropy(student_logits, labels, confident)
+            logs.update(loss_pseudo_label=loss_pl, pl_confident_fraction=confident.mean())
+            total = total + ramp * self.pseudo_label_weight * loss_pl
+        logs["consistency_ramp"] = torch.tensor(ramp)
+        return total, logs
+
+    @staticmethod
+    def _confident_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, confident: torch.Tensor) -> torch.Tensor:
+        """FixMatch's CE: mean over confident voxels only (all other voxels ignored)."""
+        ce = torch.nn.functional.cross_entropy(logits.float(), labels[:, 0], reduction="none")
+        return (confident[:, 0] * ce).sum() / confident.sum().clamp_min(1.0)

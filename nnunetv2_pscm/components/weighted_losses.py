@@ -32,3 +32,20 @@ def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: 
 def weighted_ce_dice(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """nnU-Net's Dice + CE compound, voxel-weighted."""
     return weighted_cross_entropy(logits, target, weight) + weighted_soft_dice_loss(logits, target, weight)
+
+
+def region_normalised_ce_dice(logits: torch.Tensor, target: torch.Tensor, regions) -> torch.Tensor:
+    """BCP's `mix_loss`, generalised: sum over regions of weight_r * (CE + soft Dice) on that region, where the
+    CE is normalised by the region's own (weighted) voxel count, not by the patch size.
+
+    regions: iterable of (voxel weight map (B, 1, ...) in [0, 1], region weight). So the ground-truth part of a
+    copy-paste mixture contributes with weight 1 and the pseudo-labelled part with weight 0.5 whatever the size
+    of the pasted cuboid (with `weighted_ce_dice` a bigger pseudo region would take the labeled signal away).
+    An empty region contributes 0."""
+    ce = F.cross_entropy(logits.float(), target[:, 0].long(), reduction="none")
+    total = logits.new_zeros((), dtype=torch.float32)
+    for voxel_weight, region_weight in regions:
+        w = voxel_weight[:, 0].float()
+        ce_region = (w * ce).sum() / w.sum().clamp_min(1e-8)
+        total = total + region_weight * (ce_region + weighted_soft_dice_loss(logits, target, voxel_weight))
+    return total

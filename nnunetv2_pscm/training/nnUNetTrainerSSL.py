@@ -11,8 +11,16 @@ of all extra state under the `ssl_state` key.
 Exported weights: `network_weights` in every checkpoint is the STUDENT, i.e. nnU-Net's stock
 architecture for the plans, so `nnUNetv2_predict -tr <ours>` needs nothing of ours but the class name.
 The EMA teacher and extra modules are training-only and are saved under `ssl_state` for `--c`.
+
+Warm start: `nnUNetv2_train ... -tr <ours> -pretrained_weights <labeled-only checkpoint_final.pth>` (the stock flag)
+starts semi-supervised training from that model: the teacher is a copy of it and averages with `ema_alpha` from
+the first step (no EMA warm-up that would forget it), and `warm_started` is True (methods skip their labeled-only
+pretraining). nnU-Net's loader leaves the segmentation heads (`seg_layers`) at their random initialisation (it is
+made for transfer to other label sets); here the labels are the same, so the heads are restored too.
 """
+import argparse
 import os
+import sys
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
@@ -64,6 +72,8 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         self.extra_modules = nn.ModuleDict()
         self.extra_optimizers: Dict[str, torch.optim.Optimizer] = {}
         self.ssl_step = 0  # optimizer steps taken; drives the EMA warm start and ramp-ups
+        self.warm_started = False  # started from -pretrained_weights (see the module docstring)
+        self._initial_weights_fingerprint: Optional[float] = None
         self._epoch_logs: Dict[str, List[torch.Tensor]] = defaultdict(list)
 
     # ------------------------------------------------------------------ method hooks
@@ -127,6 +137,7 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         # rebuilt now that the extra modules exist, so one optimizer steps network and extras together
         self.extra_optimizers = self.configure_extra_optimizers()
         self.optimizer, self.lr_scheduler = self.configure_optimizers()
+        self._initial_weights_fingerprint = self._weights_fingerprint()
 
     def configure_optimizers(self):
         # nnU-Net's optimizer and schedule, over the network AND the extra modules
@@ -220,10 +231,48 @@ class nnUNetTrainerSSL(nnUNetTrainer):
     # ------------------------------------------------------------------ training loop
     def on_train_start(self):
         super().on_train_start()
-        if self.ssl_step == 0 and self.teacher is not None:
-            # a fresh run may have loaded -pretrained_weights after initialize(): start the teacher from them
-            self.teacher.update(self.student_module, 0)
+        if self.ssl_step == 0 and self.current_epoch == 0:
+            self._detect_warm_start()
+            if self.teacher is not None:  # a copy of the (possibly pretrained) student
+                self.teacher.update(self.student_module, 0)
         self._register_log_keys()
+
+    # ------------------------------------------------------------------ warm start
+    @torch.no_grad()
+    def _weights_fingerprint(self) -> float:
+        return float(sum(p.double().abs().sum() for p in self.student_module.parameters()))
+
+    @staticmethod
+    def pretrained_weights_argument() -> Optional[str]:
+        """The -pretrained_weights file given to nnUNetv2_train in this process, if any (nnU-Net does not pass it
+        to the trainer)."""
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument("-pretrained_weights", default=None)
+        known, _ = parser.parse_known_args(sys.argv[1:])
+        return known.pretrained_weights
+
+    def _detect_warm_start(self) -> None:
+        """nnU-Net loads -pretrained_weights between initialize() and on_train_start(): changed weights mean a warm
+        start. Then the segmentation heads nnU-Net skipped are loaded too, from the same file."""
+        if self._initial_weights_fingerprint is None or self._weights_fingerprint() == self._initial_weights_fingerprint:
+            return
+        self.warm_started = True
+        path = self.pretrained_weights_argument()
+        if path is None or not os.path.isfile(path):
+            self.print_to_log_file("Warm start from pretrained weights (file unknown: segmentation heads stay as "
+                                   "nnU-Net's loader left them).")
+            return
+        pretrained = torch.load(path, map_location=self.device, weights_only=False)["network_weights"]
+        own = self.student_module.state_dict()
+        heads = {k: v for k, v in pretrained.items() if ".seg_layers." in k and k in own and own[k].shape == v.shape}
+        self.student_module.load_state_dict(heads, strict=False)
+        self.print_to_log_file(f"Warm start from {path}: all weights including {len(heads)} segmentation-head "
+                               f"tensors; the teacher starts as this model.")
+
+    def teacher_update_step(self) -> float:
+        """The step the EMA decay is computed for: a warm-started teacher is already good, so it averages with
+        ema_alpha from the first step instead of following the student during an EMA warm-up."""
+        return float("inf") if self.warm_started else self.ssl_step
 
     def on_train_epoch_start(self):
         super().on_train_epoch_start()
@@ -239,7 +288,7 @@ class nnUNetTrainerSSL(nnUNetTrainer):
             loss, logs = self.compute_loss(labeled, unlabeled)
         self._backward_and_step(loss)
         if self.teacher is not None:
-            self.teacher.update(self.student_module, self.ssl_step)
+            self.teacher.update(self.student_module, self.teacher_update_step())
         self.ssl_step += 1
         self._record_logs(logs)
         return {"loss": loss.detach().cpu().numpy()}
@@ -307,6 +356,7 @@ class nnUNetTrainerSSL(nnUNetTrainer):
     def ssl_state_dict(self) -> dict:
         return {
             "ssl_step": self.ssl_step,
+            "warm_started": self.warm_started,
             "teacher": self.teacher.module.state_dict() if self.teacher is not None else None,
             "extra_modules": self.extra_modules.state_dict(),
             "extra_optimizers": {k: o.state_dict() for k, o in self.extra_optimizers.items()},
@@ -349,6 +399,7 @@ class nnUNetTrainerSSL(nnUNetTrainer):
                 self.teacher.update(self.student_module, 0)
             return
         self.ssl_step = state["ssl_step"]
+        self.warm_started = bool(state.get("warm_started", False))
         if self.teacher is not None and state["teacher"] is not None:
             self.teacher.module.load_state_dict(state["teacher"])
         self.extra_modules.load_state_dict(state["extra_modules"])

@@ -18,14 +18,13 @@ def test_labels_and_weights_of_both_directions_by_hand():
     y_l = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1]]).view(2, 1, 4)
     y_u = torch.tensor([[2, 2, 2, 2], [2, 2, 2, 2]]).view(2, 1, 4)
     w_u = torch.tensor([[1.0, 0.5, 0.0, 1.0], [1.0, 0.5, 0.0, 1.0]]).view(2, 1, 4)
-    x, y, w = bidirectional_copy_paste(x_l, y_l, x_u, y_u, w_u, mask, unlabeled_inside=[True, False],
-                                       pseudo_weight=0.5)
+    x, y, gt, pseudo = bidirectional_copy_paste(x_l, y_l, x_u, y_u, w_u, mask, unlabeled_inside=[True, False])
     # pair 0: unlabeled cuboid pasted into the labeled patch
     assert x[0, 0].tolist() == [1, 2, 2, 1] and y[0, 0].tolist() == [1, 2, 2, 1]
-    assert w[0, 0].tolist() == [1, 0.25, 0.0, 1]
+    assert gt[0, 0].tolist() == [1, 0, 0, 1] and pseudo[0, 0].tolist() == [0, 0.5, 0.0, 0]
     # pair 1: labeled cuboid pasted into the unlabeled patch
     assert x[1, 0].tolist() == [2, 1, 1, 2] and y[1, 0].tolist() == [2, 1, 1, 2]
-    assert w[1, 0].tolist() == [0.5, 1, 1, 0.5]
+    assert gt[1, 0].tolist() == [0, 1, 1, 0] and pseudo[1, 0].tolist() == [1.0, 0, 0, 1.0]
 
 
 def test_gradient_flows_to_both_images_where_they_show():
@@ -33,6 +32,6 @@ def test_gradient_flows_to_both_images_where_they_show():
     x_u = torch.zeros(1, 1, 4, requires_grad=True)
     mask = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
     lab = torch.zeros(1, 1, 4, dtype=torch.long)
-    x, _, _ = bidirectional_copy_paste(x_l, lab, x_u, lab, torch.ones(1, 1, 4), mask, [True])
+    x, _, _, _ = bidirectional_copy_paste(x_l, lab, x_u, lab, torch.ones(1, 1, 4), mask, [True])
     x.sum().backward()
     assert x_u.grad[0, 0].tolist() == [1, 1, 0, 0] and x_l.grad[0, 0].tolist() == [0, 0, 1, 1]

@@ -29,3 +29,35 @@ def test_zero_weight_voxels_get_no_gradient():
     (weighted_cross_entropy(logits, target, weight) + weighted_soft_dice_loss(logits, target, weight)).backward()
     assert logits.grad[..., 1].abs().sum() == 0 and logits.grad[..., 3].abs().sum() == 0
     assert logits.grad[..., 0].abs().sum() > 0
+
+
+def test_region_normalised_loss_by_hand():
+    """BCP's mix_loss: each region's CE is a mean over that region; pseudo region weighted 0.5."""
+    from nnunetv2_pscm.components.weighted_losses import region_normalised_ce_dice
+
+    # 4 voxels, 2 classes; background is certain where correct (CE ~0), p = 0.5 on voxel 3 (CE = log 2)
+    logits = torch.tensor([[[20.0, 20.0, 20.0, 0.0], [-20.0, -20.0, -20.0, 0.0]]])
+    target = torch.zeros(1, 1, 4, dtype=torch.long)
+    gt = torch.tensor([[[1.0, 1.0, 1.0, 0.0]]])  # 3 ground-truth voxels, all right
+    pseudo = torch.tensor([[[0.0, 0.0, 0.0, 1.0]]])  # 1 pseudo voxel at p = 0.5
+    # ground truth: CE 0, Dice of an absent foreground class predicted absent = 0 -> 0
+    # pseudo: CE = log 2 (mean over ITS one voxel, not over 4), Dice: fg prob 0.5 where target bg -> 1 - s/(0.5+s) ~ 1
+    loss = region_normalised_ce_dice(logits, target, [(gt, 1.0), (pseudo, 0.5)])
+    assert loss.item() == pytest.approx(0.5 * (math.log(2) + 1.0), abs=1e-3)
+    # the size of the other region does not change a region's share (this is what voxel-mean weighting got wrong)
+    wider = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
+    assert region_normalised_ce_dice(logits, target, [(wider, 1.0), (pseudo, 0.5)]).item() == pytest.approx(
+        loss.item(), abs=1e-3)
+    # an empty region contributes nothing
+    assert region_normalised_ce_dice(logits, target, [(torch.zeros(1, 1, 4), 1.0)]).item() == pytest.approx(0.0)
+
+
+def test_region_normalised_loss_reliability_weights_scale_voxels_inside_a_region():
+    from nnunetv2_pscm.components.weighted_losses import region_normalised_ce_dice
+
+    logits = torch.randn(2, 3, 5, requires_grad=True)
+    target = torch.randint(0, 3, (2, 1, 5))
+    region = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0]).view(1, 1, 5).expand(2, 1, 5)
+    region_normalised_ce_dice(logits, target, [(region, 1.0)]).backward()
+    assert logits.grad[..., 1].abs().sum() == 0 and logits.grad[..., 3].abs().sum() == 0
+    assert logits.grad[..., 0].abs().sum() > 0

@@ -31,7 +31,7 @@ def test_training_runs_with_hidden_labels_deleted(trainer_class, copied_3d, monk
     trainer.initialize()
     trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
     trainer._register_log_keys()
-    trainer.pretrain_iterations = 1  # PSCM: self-training (pseudo-labels of unlabeled images) from step 1
+    trainer.pretrain_fraction = 0  # BCP/PSCM: self-training (pseudo-labels of unlabeled images) from step 1
     losses = [trainer.train_step(next(trainer.dataloader_train))["loss"] for _ in range(3)]
     assert all(np.isfinite(losses))
 

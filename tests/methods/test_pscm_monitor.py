@@ -1,33 +1,23 @@
 """The pseudo-label monitor reads hidden labels for reporting only: a missing or corrupt label file leaves that
 case out and never stops training; Dice is computed per foreground class, NaN when a class is absent in both."""
-from types import SimpleNamespace
-
 import numpy as np
+import torch
 
 from nnunetv2_pscm.methods.pscm.monitor import PseudoLabelMonitor, foreground_dice
 
 
-class _Dataset:
-    """Stand-in for nnU-Net's dataset class: case 'good' loads, 'missing' and 'corrupt' fail the two ways."""
-
-    def __init__(self, folder, identifiers):
-        self.identifiers = identifiers
-
-    def load_case(self, case):
-        if case == "missing":
-            raise FileNotFoundError(f"{case}_seg.b2nd")
-        if case == "corrupt":
-            raise ValueError("blosc2: wrong header")  # what a truncated/garbled file raises, not an OSError
-        data = np.arange(2 * 6 * 6, dtype=np.float32).reshape(1, 2, 6, 6)
-        return data, (data > 30).astype(np.int16), None, {}
+def _load_case(case):
+    """Stand-in for nnU-Net's dataset loader: 'good' loads, 'missing' and 'corrupt' fail the two ways."""
+    if case == "missing":
+        raise FileNotFoundError(f"{case}_seg.b2nd")
+    if case == "corrupt":
+        raise ValueError("blosc2: wrong header")  # what a truncated/garbled file raises, not an OSError
+    data = np.arange(2 * 6 * 6, dtype=np.float32).reshape(1, 2, 6, 6)
+    return data, (data > 30).astype(np.int16)
 
 
-def _monitor():
-    trainer = SimpleNamespace(dataset_class=_Dataset, preprocessed_dataset_folder="unused",
-                              configuration_manager=SimpleNamespace(patch_size=[4, 4]))
-    monitor = PseudoLabelMonitor.__new__(PseudoLabelMonitor)  # skip the split lookup
-    monitor.trainer = trainer
-    return monitor
+def _monitor(cases=("good", "missing", "corrupt")):
+    return PseudoLabelMonitor(cases, _load_case, patch_size=[4, 4], num_classes=2)
 
 
 def test_missing_and_corrupt_labels_are_skipped_not_fatal():
@@ -37,6 +27,28 @@ def test_missing_and_corrupt_labels_are_skipped_not_fatal():
     image, truth = monitor._load("good")
     assert image.shape == truth.shape == (1, 4, 4)  # 2d: the middle slice, centre-cropped to the patch
     np.testing.assert_array_equal(image[0], np.arange(36, 72, dtype=np.float32).reshape(6, 6)[1:5, 1:5])
+
+
+def test_run_scores_raw_and_corrected_pseudo_labels_on_the_readable_cases_only():
+    seen = []
+
+    def pseudo_labels(images):
+        seen.append(images.shape)
+        truth = (images > 30).long()
+        corrected = truth.clone()
+        raw = truth.clone()
+        raw[..., 0, :] = 0  # raw misses the first row of foreground (4 of the 16 foreground voxels)
+        return raw, corrected, None
+
+    logs = _monitor().run(pseudo_labels, torch.device("cpu"))
+    assert seen == [(1, 1, 4, 4)]  # only 'good' reached the pseudo-label function
+    # crop rows 1..4 of slice 1 hold values 43..70: all > 30 -> 16 foreground; raw keeps 12: 2*12/(12+16)
+    assert np.isclose(float(logs["pl_dice_raw"]), 24 / 28)
+    assert np.isclose(float(logs["pl_dice_corrected"]), 1.0)
+
+
+def test_no_readable_case_gives_no_log():
+    assert _monitor(("missing",)).run(lambda x: None, torch.device("cpu")) == {}
 
 
 def test_foreground_dice_by_hand():

@@ -1,11 +1,10 @@
-"""PSCM, its ablations and BCP in-process on the synthetic 3D dataset: every gradient path, the phase switch,
+"""PSCM and its ablations in-process on the synthetic 3D dataset: every gradient path, the phase switch,
 what is exported, what is checkpointed."""
 import pytest
 import torch
 from trainer_factory import make_trainer
 
 from nnunetv2_pscm.cli.split import write_ssl_split
-from nnunetv2_pscm.trainers.nnUNetTrainerBCP import nnUNetTrainerBCP
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noAUD import nnUNetTrainerPSCM_noAUD
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noBOM import nnUNetTrainerPSCM_noBOM
@@ -20,9 +19,11 @@ def split(copied_3d):
     return copied_3d
 
 
-def ready(cls, pretrain_iterations=0, **attributes):
+def ready(cls, pretrain_fraction=0.0, **attributes):
+    # auxiliary terms at full weight from the first step, so every gradient path is exercised
+    attributes.setdefault("aux_rampup_fraction", 0.0)
     trainer = make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=3, **attributes)
-    trainer.pretrain_iterations = pretrain_iterations
+    trainer.pretrain_fraction = pretrain_fraction
     trainer.initialize()
     trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
     trainer._register_log_keys()
@@ -42,7 +43,7 @@ def test_every_gradient_path_in_self_training(split):
     loss, logs = trainer.compute_loss(*batches(trainer))
     loss.backward()
     assert logs["phase"] == 1.0
-    assert set(logs) >= {"loss_seg", "loss_bom", "loss_aud", "loss_cf", "psc_changed_fraction", "mask_ratio"}
+    assert set(logs) >= {"loss_labeled", "loss_mix", "loss_bom", "loss_aud", "loss_cf", "psc_changed_fraction", "mask_ratio"}
     assert all(p.grad is None for p in trainer.teacher.parameters())
     for name in ("reconstruction_decoder", "auxiliary_decoder", "mask_generator"):
         assert all(g is not None and g.abs().sum() > 0 for g in grads_of(trainer.extra_modules[name])), name
@@ -64,33 +65,45 @@ def test_outer_optimizer_owns_the_mask_generator_only(split):
     assert any(not torch.equal(a, b) for a, b in zip(before, after)), "the outer level must step"
 
 
-def test_phase_a_uses_labeled_data_only_and_switches(split):
-    trainer = ready(nnUNetTrainerPSCM, pretrain_iterations=1)
-    assert trainer.pretrain_length() == 1
+def test_phase_a_uses_labeled_data_only_then_restarts_from_the_pretrained_model(split):
+    trainer = ready(nnUNetTrainerPSCM, pretrain_fraction=0.5)
+    assert trainer.pretrain_epochs() == 1
     _, logs = trainer.compute_loss(*batches(trainer))
-    assert logs["phase"] == 0.0 and "psc_changed_fraction" not in logs
-    trainer.train_step(next(trainer.dataloader_train))  # step 0 (phase A)
+    assert logs["phase"] == 0.0 and "psc_changed_fraction" not in logs and "loss_aud" not in logs
+    trainer.train_step(next(trainer.dataloader_train))  # a phase-A step: momentum buffers now exist
+    assert trainer.optimizer.state
+    trainer.current_epoch = 1
+    trainer.on_train_epoch_start()  # the switch: teacher = student, momentum and learning rate restart
     student = [p.detach().clone() for p in trainer.student_module.parameters()]
-    _, logs = trainer.compute_loss(*batches(trainer))  # step 1: first phase-B step resets the teacher
-    assert logs["phase"] == 1.0
     assert all(torch.equal(t, s) for t, s in zip(trainer.teacher.module.parameters(), student))
+    assert not trainer.optimizer.state
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(trainer.initial_lr)
+    _, logs = trainer.compute_loss(*batches(trainer))
+    assert logs["phase"] == 1.0 and "psc_changed_fraction" in logs
+
+
+def test_auxiliary_terms_ramp_in_over_self_training(split):
+    trainer = ready(nnUNetTrainerPSCM, aux_rampup_fraction=0.5)
+    assert trainer.current_aux_weight() == pytest.approx(0.0067, abs=1e-3)  # sigmoid ramp-up at its start
+    trainer.ssl_step = 3  # half of the 6 self-training steps
+    assert trainer.current_aux_weight() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("cls,modules", [
     (nnUNetTrainerPSCM_noPSC, {"reconstruction_decoder", "auxiliary_decoder", "mask_generator"}),
     (nnUNetTrainerPSCM_noBOM, {"auxiliary_decoder"}),
     (nnUNetTrainerPSCM_noAUD, {"reconstruction_decoder", "mask_generator"}),
-    (nnUNetTrainerBCP, set()),
 ])
 def test_ablations_train_with_exactly_their_modules(split, cls, modules):
     trainer = ready(cls)
     assert set(trainer.extra_modules) - {"prototypes", "structure"} == modules
+    assert ("prototypes" in trainer.extra_modules) == trainer.use_psc
     out = trainer.train_step(next(trainer.dataloader_train))
     assert torch.isfinite(torch.as_tensor(out["loss"]))
     logged = set(trainer._epoch_logs)
     assert ("loss_bom" in logged) == ("reconstruction_decoder" in modules)
     assert ("loss_aud" in logged) == ("auxiliary_decoder" in modules)
-    assert ("psc_changed_fraction" in logged) == (cls is not nnUNetTrainerPSCM_noPSC and cls is not nnUNetTrainerBCP)
+    assert ("psc_changed_fraction" in logged) == (cls is not nnUNetTrainerPSCM_noPSC)
 
 
 def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, tmp_path):

@@ -45,7 +45,8 @@ def test_teacher_follows_the_ema_of_the_student(ssl_split):
         for t_old, t_new, s in zip(teacher_before, trainer.teacher.module.parameters(), trainer.student_module.parameters()):
             assert torch.allclose(t_new, a * t_old + (1 - a) * s.detach(), atol=1e-6)
     assert trainer.ssl_step == 3
-    assert set(trainer._epoch_logs) == {"loss_sup", "loss_consistency", "consistency_weight"}
+    assert set(trainer._epoch_logs) == {"loss_sup", "loss_consistency", "loss_pseudo_label", "pl_confident_fraction",
+                                        "consistency_ramp"}
 
 
 def test_mean_teacher_gradient_paths(ssl_split):

@@ -26,15 +26,7 @@ import torch
 from torch import nn
 
 from nnunetv2_pscm.components.prototypes import PrototypeBank
-
-
-def connected_components(mask: np.ndarray) -> Tuple[np.ndarray, int]:
-    """Full-connectivity components (26 in 3D, 8 in 2D) of a boolean array; cc3d is an nnU-Net dependency."""
-    import cc3d
-
-    connectivity = 26 if mask.ndim == 3 else 8
-    labels, n = cc3d.connected_components(mask.astype(np.uint8), connectivity=connectivity, return_N=True)
-    return labels, int(n)
+from nnunetv2_pscm.components.pseudo_labels import connected_components
 
 
 def relative_component_sizes(mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -30,12 +30,16 @@ def test_pscm_train_and_predict(fixture_name, configuration, base, request, tmp_
     assert checkpoint["trainer_name"] == trainer and checkpoint["ssl_state"]["ssl_step"] == 8
     assert {"prototypes.prototypes", "auxiliary_decoder.seg_layers.0.weight"} <= set(checkpoint["ssl_state"]["extra_modules"])
     logged = checkpoint["logging"]
-    assert logged["phase"] == [0.75, 1.0]  # pretraining = 20 % of 8 iterations = the first of 4 in epoch 0
+    assert logged["phase"] == [0.0, 1.0]  # pretraining = 20 % of 2 epochs, at least 1: epoch 0
+    (log_file,) = fold_dir.glob("training_log_*.txt")
+    assert "Self-training starts from the best phase-A model" in log_file.read_text()  # checkpoint_best, val fold
     monitored = not base.endswith("_noMonitor")
-    assert all((v == v) == monitored for v in logged["pl_dice_corrected"]), "monitor on unless _noMonitor"
+    pretraining, self_training = logged["pl_dice_corrected"]
+    assert pretraining != pretraining, "no pseudo-labels, so no report, in labeled-only pretraining"
+    assert (self_training == self_training) == monitored, "monitor on in self-training unless _noMonitor"
     for name in ("progress.png", "progress_ssl.png", "validation/summary.json"):
         assert (fold_dir / name).is_file(), name
-    assert (fold_dir / "pseudo_labels_epoch_0000.png").is_file() == monitored
+    assert (fold_dir / "pseudo_labels_epoch_0001.png").is_file() == monitored  # the last epoch's figure
     dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
     assert 0 <= dice <= 1
 

@@ -3,8 +3,8 @@
     from nnunetv2_pscm.benchmark import load_config, run_benchmark
     output_folder = run_benchmark(load_config("benchmark.yaml"))
 
-or `nnUNetv2_pscm_benchmark benchmark.yaml [--dry-run] [--test]`. The config format is documented in
-nnunetv2_pscm.benchmark.config; the output files in nnunetv2_pscm.benchmark.runner and .report.
+or `nnUNetv2_pscm_benchmark benchmark.yaml [--dry-run] [--report-only] [--test]`. The config format is in
+nnunetv2_pscm.benchmark.config; the output files in nnunetv2_pscm.benchmark.session, .report and .paired.
 """
 from nnunetv2_pscm.benchmark.config import BenchmarkConfig, BenchmarkConfigError, config_from_dict, load_config
 from nnunetv2_pscm.benchmark.runner import BenchmarkError, run_benchmark

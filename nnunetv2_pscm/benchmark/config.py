@@ -5,18 +5,23 @@
     plans: nnUNetPlans                # default
     trainers: [nnUNetTrainerMeanTeacher, nnUNetTrainerPSCM]
     labeled: [4, 8]                   # labeled cases per fold ... OR
-    # fractions: [0.1, 0.2]           # ... fractions of each fold's training cases
-    folds: [0]                        # base cross-validation folds (default [0])
-    seeds: [0]                        # seeds of the labeled subsets (default [0])
+    # fractions: [0.1, 0.2]           # ... fractions of each fold's training cases ... OR
+    # presets: [LA-4, LA-8]           # ... published splits (nnunetv2_pscm.data.presets): fixed labeled/val cases
+    folds: [0]                        # base cross-validation folds (default [0]; not with presets)
+    seeds: [0]                        # seeds of the labeled subsets (default [0]); with presets: training
+                                      # replicates of the same split (separate nnU-Net folds)
     schedule: 20ep50it                # optional: appended to EVERY trainer, so all methods get the same budget
+    warm_start: false                 # true (needs schedule): SSL trainers start from the labeled-only run's
+                                      # checkpoint_final (-pretrained_weights), plus a stock run with the same
+                                      # total budget (<2E>ep<I>it)
     device: cuda                      # cpu | cuda | mps (default cuda, like nnUNetv2_train)
     output: benchmark_results         # relative paths are relative to the config file's folder
     num_processes: 1                  # evaluation worker processes (optional)
     overwrite_split: false            # replace a different existing splits_final.json (a backup is kept)
     include_unlabeled_images: false   # add imagesUnlabeled/ (preprocessed) to every SSL fold's unlabeled set
 
-The labeled-only nnUNetTrainer and the full-label nnUNetTrainer are always run; listing nnUNetTrainer in
-`trainers` changes nothing.
+Exactly one of `labeled`, `fractions` and `presets` is given. The labeled-only nnUNetTrainer and the full-label
+nnUNetTrainer are always run; listing nnUNetTrainer in `trainers` changes nothing.
 """
 from __future__ import annotations
 
@@ -54,6 +59,8 @@ class BenchmarkConfig:
     num_processes: int = 1
     overwrite_split: bool = False
     include_unlabeled_images: bool = False
+    presets: Tuple[str, ...] = ()
+    warm_start: bool = False
     source: Optional[Path] = field(default=None, compare=False)  # the file it was read from, for messages
 
     @property
@@ -71,21 +78,30 @@ class BenchmarkConfig:
         match = SCHEDULE_PATTERN.match(self.schedule)
         return int(match["epochs"]), int(match["iterations"])
 
+    @property
+    def equal_budget_trainer(self) -> Optional[str]:
+        """With warm_start: the stock trainer given what labeled-only + warm-started SSL get together (2E epochs of I
+        iterations), so a gain of the SSL run cannot be just its longer total training."""
+        if not self.warm_start:
+            return None
+        epochs, iterations = self.schedule_epochs_iterations()
+        return f"{STOCK_TRAINER}_{2 * epochs}ep{iterations}it"
+
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
         d.pop("source")
         d["output"] = str(self.output)
-        for key in ("trainers", "labeled", "fractions", "folds", "seeds"):
+        for key in ("trainers", "labeled", "fractions", "presets", "folds", "seeds"):
             d[key] = list(d[key])
-        if not d["fractions"]:
-            del d["fractions"]
-        if not d["labeled"]:
-            del d["labeled"]
+        for key in ("fractions", "labeled", "presets", "folds"):  # the unused alternatives (folds: with presets)
+            if not d[key]:
+                del d[key]
         return d
 
 
 _KNOWN_KEYS = ("dataset", "configuration", "plans", "trainers", "labeled", "fractions", "folds", "seeds", "schedule",
-               "device", "output", "num_processes", "overwrite_split", "include_unlabeled_images")
+               "device", "output", "num_processes", "overwrite_split", "include_unlabeled_images", "presets",
+               "warm_start")
 
 
 def _fail(key: str, message: str, source) -> None:
@@ -146,13 +162,38 @@ def _trainers(raw: dict, schedule: Optional[str], source) -> Tuple[str, ...]:
     return tuple(names)
 
 
-def _labeled_settings(raw: dict, source) -> Tuple[Tuple[int, ...], Tuple[float, ...]]:
-    has_labeled, has_fractions = raw.get("labeled") is not None, raw.get("fractions") is not None
-    if has_labeled == has_fractions:
-        _fail("labeled", "or 'fractions': give exactly one of them (labeled counts per fold, or fractions of each "
-              "fold's training cases)", source)
-    if has_labeled:
-        return _int_list(raw, "labeled", None, source, minimum=1), ()
+def _presets(raw: dict, source) -> Tuple[str, ...]:
+    """Preset names, spelled as nnunetv2_pscm.data.presets spells them (matched case-insensitively)."""
+    from nnunetv2_pscm.data.presets import available_presets
+
+    value = raw["presets"]
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        _fail("presets", f"must be a non-empty list of preset names, got {value!r}", source)
+    known = {name.lower(): name for name in available_presets()}
+    names = []
+    for v in value:
+        if not isinstance(v, str) or v.lower() not in known:
+            _fail("presets", f"holds {v!r}, which is not a split preset (known: {', '.join(known.values())})", source)
+        names.append(known[v.lower()])
+    if len(set(names)) != len(names):
+        _fail("presets", f"has duplicates: {list(value)}", source)
+    if "folds" in raw:  # silently ignoring it would suggest a cross-validation that is not there
+        _fail("folds", "is not used with 'presets' (a preset fixes the labeled and validation cases); remove it and "
+              "use 'seeds' for training replicates", source)
+    return tuple(names)
+
+
+def _labeled_settings(raw: dict, source) -> Tuple[Tuple[int, ...], Tuple[float, ...], Tuple[str, ...]]:
+    given = [key for key in ("labeled", "fractions", "presets") if raw.get(key) is not None]
+    if len(given) != 1:
+        _fail("labeled", "or 'fractions' or 'presets': give exactly one of them (labeled counts per fold, fractions "
+              f"of each fold's training cases, or published split presets); got {given or 'none'}", source)
+    if given == ["presets"]:
+        return (), (), _presets(raw, source)
+    if given == ["labeled"]:
+        return _int_list(raw, "labeled", None, source, minimum=1), (), ()
     value = raw["fractions"]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = [value]
@@ -163,7 +204,7 @@ def _labeled_settings(raw: dict, source) -> Tuple[Tuple[int, ...], Tuple[float, 
             _fail("fractions", f"values must be numbers in (0, 1), got {v!r}", source)
     if len(set(value)) != len(value):
         _fail("fractions", f"has duplicates: {list(value)}", source)
-    return (), tuple(float(v) for v in value)
+    return (), tuple(float(v) for v in value), ()
 
 
 def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None,
@@ -192,7 +233,11 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
     num_processes = raw.get("num_processes", 1)
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         _fail("num_processes", f"must be an integer >= 1, got {num_processes!r}", source)
-    labeled, fractions = _labeled_settings(raw, source)
+    labeled, fractions, presets = _labeled_settings(raw, source)
+    warm_start = _bool(raw, "warm_start", source)
+    if warm_start and schedule is None:  # the equal-budget stock run is defined by doubling the schedule's epochs
+        _fail("schedule", "is required with 'warm_start: true' (e.g. 'schedule: 20ep50it'): the stock run with the "
+              "same total budget is trained for twice its epochs", source)
     output = Path(os.path.expanduser(_string(raw, "output", None, source)))
     if not output.is_absolute():
         output = Path(base_dir or os.getcwd()) / output
@@ -203,7 +248,7 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
         trainers=_trainers(raw, schedule, source),
         labeled=labeled,
         fractions=fractions,
-        folds=_int_list(raw, "folds", [0], source, minimum=0),
+        folds=() if presets else _int_list(raw, "folds", [0], source, minimum=0),
         seeds=_int_list(raw, "seeds", [0], source),
         schedule=schedule,
         device=device,
@@ -211,6 +256,8 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
         num_processes=num_processes,
         overwrite_split=_bool(raw, "overwrite_split", source),
         include_unlabeled_images=_bool(raw, "include_unlabeled_images", source),
+        presets=presets,
+        warm_start=warm_start,
         source=Path(source).resolve() if source else None,
     )
 

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from nnunetv2_pscm.benchmark.plan import ROLE_FULL, ROLE_LABELED_ONLY, Run
+from nnunetv2_pscm.benchmark.plan import ROLE_EQUAL_BUDGET, ROLE_FULL, ROLE_LABELED_ONLY, Run
 
 # (column key, summary metric, summary mode, markdown header)
 METRIC_COLUMNS = (
@@ -32,14 +32,14 @@ MARKDOWN_METRICS = ("dice", "jaccard", "hd95_voxel", "asd_voxel", "hd95_mm", "as
 TEST_BANNER = "TEST SET — not used for model selection"
 VALIDATION_LABEL = "validation (nnU-Net fold validation)"
 RUN_KEYS = ("run_id", "fold", "base_fold", "method", "trainer", "nnunet_trainer", "role", "setting", "num_labeled",
-            "fraction", "seed", "num_cases")
+            "fraction", "preset", "seed", "num_cases")
 
 
 def run_row(run: Run, summary: dict) -> Dict[str, object]:
     """One run's foreground means (over classes, nanmean over cases) as a flat row."""
     row = {"run_id": run.run_id, "fold": run.fold, "base_fold": run.base_fold, "method": run.method,
            "trainer": run.trainer, "nnunet_trainer": run.nnunet_trainer, "role": run.role, "setting": run.setting,
-           "num_labeled": run.num_labeled, "fraction": run.fraction, "seed": run.seed,
+           "num_labeled": run.num_labeled, "fraction": run.fraction, "preset": run.preset, "seed": run.seed,
            "num_cases": summary["num_cases"]}
     for key, metric, mode, _ in METRIC_COLUMNS:
         value = summary["foreground_mean"].get(mode, {}).get(metric, {}).get("mean")
@@ -56,8 +56,8 @@ def _stats(values: Sequence[float]) -> Dict[str, float]:
 
 
 def _group_order(rows: Sequence[dict]) -> List[tuple]:
-    """Labeled settings in increasing order (full labels last); within one: labeled-only, then SSL methods in
-    the order they first appear, so every table reads 'baseline -> methods'."""
+    """Labeled settings in increasing order (full labels last); within one: labeled-only, the equal-budget
+    labeled-only run, then SSL methods in the order they first appear, so every table reads 'baselines -> methods'."""
     def setting_key(row):
         if row["role"] == ROLE_FULL:
             return (1, 0.0)
@@ -65,7 +65,8 @@ def _group_order(rows: Sequence[dict]) -> List[tuple]:
 
     method_rank = {}
     for row in rows:
-        method_rank.setdefault(row["method"], 0 if row["role"] == ROLE_LABELED_ONLY else len(method_rank) + 1)
+        rank = {ROLE_LABELED_ONLY: 0, ROLE_EQUAL_BUDGET: 1}.get(row["role"], len(method_rank) + 2)
+        method_rank.setdefault(row["method"], rank)
     keys = {(setting_key(r), r["setting"], method_rank[r["method"]], r["method"]) for r in rows}
     return [(setting, method) for _, setting, _, method in sorted(keys)]
 
@@ -77,8 +78,9 @@ def aggregate(rows: Sequence[dict]) -> List[Dict[str, object]]:
         group = [r for r in rows if r["setting"] == setting and r["method"] == method]
         first = group[0]
         entry = {"setting": setting, "method": method, "trainer": first["trainer"], "role": first["role"],
-                 "fraction": first["fraction"], "num_labeled": float(np.mean([r["num_labeled"] for r in group])),
-                 "n_runs": len(group), "base_folds": sorted({r["base_fold"] for r in group}),
+                 "fraction": first["fraction"], "preset": first.get("preset"),
+                 "num_labeled": float(np.mean([r["num_labeled"] for r in group])), "n_runs": len(group),
+                 "base_folds": sorted({r["base_fold"] for r in group if r["base_fold"] is not None}),
                  "seeds": sorted({r["seed"] for r in group if r["seed"] is not None})}
         for key, *_ in METRIC_COLUMNS:
             stats = _stats([r[key] for r in group])
@@ -91,6 +93,8 @@ def labeled_label(entry: dict) -> str:
     count = f"{entry['num_labeled']:g}"
     if entry["role"] == ROLE_FULL:
         return f"all ({count})"
+    if entry.get("preset"):
+        return f"{entry['preset']} ({count})"
     return f"{entry['fraction'] * 100:g}% ({count})" if entry["fraction"] is not None else count
 
 
@@ -123,8 +127,8 @@ def write_runs_csv(rows: Sequence[dict], path: str, evaluated_on: str) -> None:
         writer.writerow(columns)
         for row in rows:
             row = dict(row, evaluated_on=evaluated_on)
-            writer.writerow([_number(row[c], 6) if isinstance(row[c], float) else
-                             ("" if row[c] is None else row[c]) for c in columns])
+            writer.writerow([_number(row[c], 6) if isinstance(row.get(c), float) else
+                             ("" if row.get(c) is None else row[c]) for c in columns])  # rows may predate "preset"
 
 
 def write_results_markdown(table: Sequence[dict], path: str, title: str, notes: Sequence[str] = (),
@@ -144,8 +148,8 @@ def write_results_markdown(table: Sequence[dict], path: str, title: str, notes: 
     lines += ["", "Mean ± sample std over base folds × seeds (one value: a single run). Dice/Jaccard: foreground mean "
               "over classes; HD95/ASD in voxels and mm (medpy conventions, see nnunetv2_pscm.evaluation). "
               "'labeled only' = stock nnUNetTrainer on the labeled cases of the same fold; 'full labels' = stock "
-              "nnUNetTrainer on every training case of the base fold. All rows of a base fold share its "
-              "validation cases.", ""]
+              "nnUNetTrainer on every training case of the base fold (presets: every training case but the validation "
+              "and test ones). All rows of a base fold share its validation cases (with presets: all rows).", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 

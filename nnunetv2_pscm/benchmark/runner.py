@@ -1,85 +1,62 @@
-"""`run_benchmark`: split -> plan -> train (stock nnUNetv2_train) -> evaluate -> tables and plots.
+"""`run_benchmark`: split -> plan -> train (stock nnUNetv2_train) -> evaluate -> tables, paired comparison, plots.
 
 Everything is resumable: finished runs are reused, interrupted ones continue with `--c`, finished runs whose
 validation predictions are incomplete are re-validated with `--val`, and evaluations are redone only when their
-predictions changed. Model selection is nnU-Net's own (checkpoint_final, fold validation); the test set, when asked
-for, is predicted and scored afterwards and reported in separate files. The output folder layout is described in
+predictions changed; `report_only` trains nothing and reports the finished runs (the others marked missing).
+Model selection is nnU-Net's own (checkpoint_final, fold validation); the test set, when asked for, is predicted
+and scored afterwards and reported in separate files. The output folder layout is described in
 nnunetv2_pscm.benchmark.session.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
+from typing import List, Sequence
 
 from nnunetv2_pscm.benchmark import metadata as md
 from nnunetv2_pscm.benchmark.config import BenchmarkConfig
 from nnunetv2_pscm.benchmark.context import find_test_set
 from nnunetv2_pscm.benchmark.execution import benchmark_env
-from nnunetv2_pscm.benchmark.plan import CONFLICT, DONE, format_plan
+from nnunetv2_pscm.benchmark.paired import write_paired
+from nnunetv2_pscm.benchmark.plan import CONFLICT, DONE, Run, format_plan
 from nnunetv2_pscm.benchmark.report import markdown_table_only, write_report
 from nnunetv2_pscm.benchmark.scoring import evaluate_test_set, evaluate_validation
 from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
-from nnunetv2_pscm.benchmark.split import write_benchmark_split, write_index
-from nnunetv2_pscm.benchmark.training import record_reused_run, train_run
+from nnunetv2_pscm.benchmark.split import REUSE, write_benchmark_split, write_index
+from nnunetv2_pscm.benchmark.training import record_reused_run, train_command, train_run
 
 SPLIT_ACTION_TEXT = {"write": "will be written", "reuse": "exists and is identical: reused",
                      "replace": "exists and differs: will be replaced (overwrite_split, backup kept)"}
 __all__ = ["BenchmarkError", "run_benchmark"]
 
 
-def _report_notes(b: BenchmarkSession) -> List[str]:
+def _report_notes(b: BenchmarkSession, reported: Sequence[Run]) -> List[str]:
     c = b.config
     schedule = f"{c.schedule} for every trainer" if c.schedule else "each trainer's default"
     vals = sorted({len(b.split.folds[r.fold]["val"]) for r in b.runs})
-    return [f"dataset {b.context.name}, configuration {c.configuration}, plans {c.plans}, device {c.device}",
-            f"schedule: {schedule}", f"base folds {list(c.folds)}, labeled-subset seeds {list(c.seeds)}",
-            f"validation cases per base fold: {', '.join(map(str, vals))} "
-            f"(nnU-Net's fold validation of checkpoint_final)",
-            f"split file: {b.split.path} (fold index: split_index.json)"]
+    if c.presets:
+        settings = (f"presets {', '.join(c.presets)} (published labeled, validation and unlabeled cases); seeds "
+                    f"{list(c.seeds)} are training replicates of the same split")
+    else:
+        settings = f"base folds {list(c.folds)}, labeled-subset seeds {list(c.seeds)}"
+    notes = [f"dataset {b.context.name}, configuration {c.configuration}, plans {c.plans}, device {c.device}",
+             f"schedule: {schedule}", settings,
+             f"validation cases per {'fold' if c.presets else 'base fold'}: {', '.join(map(str, vals))} "
+             f"(nnU-Net's fold validation of checkpoint_final)"]
+    if c.warm_start:
+        notes.append(f"warm start: rows marked 'warm-started' begin from the labeled-only run's checkpoint_final of "
+                     f"the same fold (nnUNetv2_train -pretrained_weights) and then train {c.schedule}; 'same total "
+                     f"budget (2x)' = {c.equal_budget_trainer}, as many iterations as labeled-only + SSL together")
+    reported_ids = {r.run_id for r in reported}
+    missing = [r.run_id for r in b.runs if r.run_id not in reported_ids]
+    if missing:
+        notes.append(f"PARTIAL: {len(reported)} of {len(b.runs)} runs finished; not yet in these tables: "
+                     f"{', '.join(missing)}")
+    notes.append(f"split file: {b.split.path} (fold index: split_index.json)")
+    return notes
 
 
-def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test: bool = False,
-                  verbose: bool = True) -> Path:
-    """Run (or resume) a benchmark and write its tables, plots and per-run metadata.
-
-    Args:
-        config: see nnunetv2_pscm.benchmark.config (load_config / config_from_dict).
-        dry_run: print the plan of runs (fold, trainer, labeled count, seed, status) and return; nothing is written.
-        evaluate_test: also predict nnUNet_raw/DatasetXXX/imagesTs with every run and score against labelsTs
-            (separate *_test files, marked "TEST SET — not used for model selection").
-        verbose: print progress (plan, one line per stage, tqdm bars).
-
-    Returns:
-        The output folder.
-    """
-    b = BenchmarkSession(config, verbose)
-    statuses = [b.status(r) for r in b.runs]
-    b.say(f"benchmark {b.context.name} {config.configuration} ({config.plans}) -> {b.output}")
-    b.say(f"split file {b.split.path} {SPLIT_ACTION_TEXT[b.split.action]}")
-    b.say(format_plan(b.runs, statuses))
-    conflicts = [r for r, s in zip(b.runs, statuses) if s == CONFLICT]
-    if conflicts:
-        raise BenchmarkError("these nnU-Net result folders were trained on a different split entry under the same fold "
-                             "number: " + ", ".join(b.fold_dir(r) for r in conflicts) + ". Move them away (or use "
-                             "another nnUNet_results) so they cannot be mistaken for runs of this split.")
-    if evaluate_test:
-        find_test_set(b.context)  # fail before hours of training, not after
-    if dry_run:
-        todo = sum(s != DONE for s in statuses)
-        b.say(f"dry run: {len(b.runs)} runs, {todo} to train or validate; nothing was written.")
-        return b.output
-
-    b.output.mkdir(parents=True, exist_ok=True)
-    with open(b.output / "benchmark_config.json", "w") as f:
-        json.dump(config.to_dict(), f, indent=2)
-    backup = write_benchmark_split(b.split)
-    if backup:
-        b.say(f"previous split file kept as {backup}")
-    write_index(b.split, b.runs, str(b.output / "split_index.json"))
-
-    env = benchmark_env()
-    environment = md.environment()
+def _train_all(b: BenchmarkSession, statuses: Sequence[str], env: dict, environment: dict) -> None:
     todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE]
     for i, (run, status) in enumerate(todo):
         train_run(b, run, status, env, environment, f"[{i + 1}/{len(todo)}]")
@@ -91,15 +68,81 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
     else:
         b.say(f"training: all {len(b.runs)} runs reused")
 
-    rows = evaluate_validation(b)
+
+def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test: bool = False,
+                  verbose: bool = True, report_only: bool = False) -> Path:
+    """Run (or resume) a benchmark and write its tables, plots and per-run metadata.
+
+    Args:
+        config: see nnunetv2_pscm.benchmark.config (load_config / config_from_dict).
+        dry_run: print the plan of runs (fold, trainer, labeled count, seed, status) and the nnUNetv2_train command
+            of every run still to train, and return; nothing is written.
+        evaluate_test: also predict nnUNet_raw/DatasetXXX/imagesTs with every run and score against labelsTs
+            (separate *_test files, marked "TEST SET — not used for model selection").
+        verbose: print progress (plan, one line per stage, tqdm bars).
+        report_only: train nothing (e.g. while trainings run elsewhere); evaluate and report the finished runs,
+            marking the others as missing. The split file must already be this benchmark's.
+
+    Returns:
+        The output folder.
+    """
+    b = BenchmarkSession(config, verbose)
+    statuses = [b.status(r) for r in b.runs]
+    b.say(f"benchmark {b.context.name} {config.configuration} ({config.plans}) -> {b.output}")
+    b.say(f"split file {b.split.path} {SPLIT_ACTION_TEXT[b.split.action]}")
+    b.say(format_plan(b.runs, statuses))
+    conflicts = [r for r, s in zip(b.runs, statuses) if s == CONFLICT]
+    if conflicts:
+        raise BenchmarkError("these nnU-Net result folders cannot be runs of this benchmark: " + "; ".join(
+            f"{b.fold_dir(r)} ({b.conflict_reason(r)})" for r in conflicts) + ". Move them away (or use another "
+            "nnUNet_results) so they cannot be mistaken for runs of this split and config.")
+    if evaluate_test:
+        find_test_set(b.context)  # fail before hours of training, not after
+    if report_only and b.split.action != REUSE:
+        raise BenchmarkError(f"--report-only reports runs of this benchmark's split, but {b.split.path} "
+                             f"{SPLIT_ACTION_TEXT[b.split.action]}; run without --report-only first.")
+    if dry_run:
+        todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE]
+        for run, status in todo:  # the exact commands, so a warm start or a --c can be checked before hours of work
+            b.say(" ".join(train_command(b, run, status)))
+        b.say(f"dry run: {len(b.runs)} runs, {len(todo)} to train or validate; nothing was written.")
+        return b.output
+
+    b.output.mkdir(parents=True, exist_ok=True)
+    with open(b.output / "benchmark_config.json", "w") as f:
+        json.dump(config.to_dict(), f, indent=2)
+    if not report_only:
+        backup = write_benchmark_split(b.split)
+        if backup:
+            b.say(f"previous split file kept as {backup}")
+    write_index(b.split, b.runs, str(b.output / "split_index.json"))
+
+    env = benchmark_env()
+    environment = md.environment()
+    if report_only:
+        reported = [r for r, s in zip(b.runs, statuses) if s == DONE]
+        for run in reported:
+            record_reused_run(b, run, environment)
+        b.say(f"report only: {len(reported)} of {len(b.runs)} runs finished; nothing was trained")
+        if not reported:
+            return b.output
+    else:
+        _train_all(b, statuses, env, environment)
+        reported = b.runs
+
+    rows, per_case = evaluate_validation(b, reported)
     title = f"{b.context.name} — {config.configuration} ({config.plans}): validation"
-    paths = write_report(rows, str(b.output), title, _report_notes(b))
+    notes = _report_notes(b, reported)
+    paths = write_report(rows, str(b.output), title, notes)
+    paths.update(write_paired(b.runs, per_case, str(b.output), title, notes))
     b.say(markdown_table_only(paths["markdown"]))
+    if "paired_markdown" in paths:
+        b.say(markdown_table_only(paths["paired_markdown"]))
     b.say("wrote " + ", ".join(paths.values()))
     if evaluate_test:
-        test_rows = evaluate_test_set(b, env)
+        test_rows = evaluate_test_set(b, env, reported)
         test_paths = write_report(test_rows, str(b.output), f"{b.context.name} — {config.configuration} "
-                                  f"({config.plans}): test set", _report_notes(b), test=True)
+                                  f"({config.plans}): test set", notes, test=True)
         b.say(markdown_table_only(test_paths["markdown"]))
         b.say("wrote " + ", ".join(test_paths.values()))
     return b.output

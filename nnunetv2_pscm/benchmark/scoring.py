@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from nnunetv2_pscm.benchmark import metadata as md
 from nnunetv2_pscm.benchmark.context import find_test_set
 from nnunetv2_pscm.benchmark.execution import RunFailedError, console_script, run_logged
+from nnunetv2_pscm.benchmark.paired import per_case_values
 from nnunetv2_pscm.benchmark.plan import Run
 from nnunetv2_pscm.benchmark.report import run_row
 from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
@@ -50,16 +51,20 @@ def _record_evaluation(b: BenchmarkSession, run: Run, name: str, ref_dir: str, p
     md.save_metadata(meta_path, meta)
 
 
-def evaluate_validation(b: BenchmarkSession) -> List[dict]:
+def evaluate_validation(b: BenchmarkSession, runs: Optional[Sequence[Run]] = None) -> Tuple[List[dict], dict]:
+    """Score the runs (default: all) on their fold validation. Returns the report rows and, by run id, the per-case
+    values the paired comparison needs (paired.per_case_values)."""
     from tqdm import tqdm
 
-    rows = []
-    for run in tqdm(b.runs, desc="evaluating validation", unit="run", disable=not b.verbose, dynamic_ncols=True):
+    rows, per_case = [], {}
+    for run in tqdm(b.runs if runs is None else runs, desc="evaluating validation", unit="run",
+                    disable=not b.verbose, dynamic_ncols=True):
         pred_dir = os.path.join(b.fold_dir(run), "validation")
         summary = _evaluate(b, run, b.context.gt_folder, pred_dir, b.entry(run)["val"], "validation")
         rows.append(run_row(run, summary))
+        per_case[run.run_id] = per_case_values(summary)
         _record_evaluation(b, run, "validation", b.context.gt_folder, pred_dir, summary)
-    return rows
+    return rows, per_case
 
 
 # --- test set (explicit, reported separately) ----------------------------------------------------------------------
@@ -95,12 +100,13 @@ def _predict_test(b: BenchmarkSession, run: Run, images: str, cases: Sequence[st
     return out
 
 
-def evaluate_test_set(b: BenchmarkSession, env: dict) -> List[dict]:
+def evaluate_test_set(b: BenchmarkSession, env: dict, runs: Optional[Sequence[Run]] = None) -> List[dict]:
     images, labels = find_test_set(b.context)
     cases = _test_case_ids(images, b.context.file_ending)
+    runs = b.runs if runs is None else runs
     rows = []
-    for i, run in enumerate(b.runs):
-        pred_dir = _predict_test(b, run, images, cases, env, f"[test {i + 1}/{len(b.runs)}]")
+    for i, run in enumerate(runs):
+        pred_dir = _predict_test(b, run, images, cases, env, f"[test {i + 1}/{len(runs)}]")
         summary = _evaluate(b, run, labels, pred_dir, cases, "test")
         rows.append(run_row(run, summary))
         _record_evaluation(b, run, "test", labels, pred_dir, summary)

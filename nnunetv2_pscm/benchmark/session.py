@@ -7,16 +7,19 @@ Output folder layout:
     runs/<run_id>/               metadata.json, validation_summary.json + validation_per_case.csv
                                  [test_predictions/, test_summary.json + test_per_case.csv]
     results.md, results.csv, runs.csv, label_efficiency.png            (validation)
+    paired.md, paired.csv        per setting and method: per-seed means and per-case differences to the
+                                 labeled-only run of the same fold (validation)
     results_test.md, results_test.csv, runs_test.csv, label_efficiency_test.png   (only with --test)
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 from nnunetv2_pscm.benchmark.config import BenchmarkConfig
 from nnunetv2_pscm.benchmark.context import DatasetContext, resolve_dataset
-from nnunetv2_pscm.benchmark.plan import Run, fold_folder, plan_runs, run_status
+from nnunetv2_pscm.benchmark.plan import (Run, conflict_reason, fold_folder, plan_runs, pretrained_checkpoint,
+                                          run_status)
 from nnunetv2_pscm.benchmark.split import BenchmarkSplit, build_benchmark_split
 
 
@@ -57,7 +60,14 @@ class BenchmarkSession:
         return self.split.folds[run.fold]
 
     def status(self, run: Run) -> str:
-        return run_status(self.fold_dir(run), self.entry(run), self.context.file_ending)
+        return run_status(self.fold_dir(run), self.entry(run), self.context.file_ending, run.warm_started)
+
+    def conflict_reason(self, run: Run) -> Optional[str]:
+        return conflict_reason(self.fold_dir(run), self.entry(run), run.warm_started)
+
+    def pretrained_checkpoint(self, run: Run) -> Optional[str]:
+        """-pretrained_weights of a warm-started run (None for the others)."""
+        return pretrained_checkpoint(self.context.results, run, self.config.plans, self.config.configuration)
 
     def say(self, *args) -> None:
         if self.verbose:

@@ -1,5 +1,8 @@
 """The benchmark's split: every labeled setting as its own fold index in the dataset's one splits_final.json.
 
+Labeled counts / fractions are drawn from base cross-validation folds (split_file.make_benchmark_folds); presets
+give their published cases, each seed a training replicate (split_file.make_preset_benchmark_folds).
+
 An identical existing file is reused (so a benchmark resumes), a different one is replaced only with
 `overwrite_split: true` (a backup is kept), because nnU-Net results already trained on its fold numbers would
 otherwise silently change meaning.
@@ -9,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from batchgenerators.utilities.file_and_folder_operations import isfile
 
@@ -23,7 +26,7 @@ WRITE, REUSE, REPLACE = "write", "reuse", "replace"
 class BenchmarkSplit:
     path: str
     folds: List[dict]
-    index: List[dict]  # one entry per fold: fold, role, base_fold, num_labeled, fraction, seed
+    index: List[dict]  # one entry per fold: fold, role, base_fold, num_labeled, fraction, seed (+ preset)
     action: str  # WRITE (no file yet), REUSE (identical file), REPLACE (different file, overwrite_split)
 
 
@@ -65,17 +68,36 @@ def _canonical(folds) -> str:
     return json.dumps(folds, sort_keys=True)
 
 
+def preset_folds(config: BenchmarkConfig, training_ids: Sequence[str],
+                 extra_unlabeled_ids: Sequence[str] = ()) -> Tuple[List[dict], List[dict]]:
+    from nnunetv2_pscm.data.presets import get_preset_split
+
+    splits = {}
+    for name in config.presets:
+        try:
+            splits[name] = get_preset_split(name, training_ids)
+        except ValueError as error:  # names the preset and the cases the dataset lacks
+            raise sf.SplitError(f"'presets': {error}") from error
+    try:
+        return sf.make_preset_benchmark_folds(splits, config.seeds, training_ids, extra_unlabeled_ids)
+    except sf.SplitError as error:
+        raise sf.SplitError(f"'presets': {error}") from error
+
+
 def build_benchmark_split(config: BenchmarkConfig, split_path: str, training_ids: Sequence[str],
                           extra_unlabeled_ids: Sequence[str] = ()) -> BenchmarkSplit:
     """Compute the split (nothing is written) and decide what to do with an existing file."""
     existing = sf.load_splits(split_path) if isfile(split_path) else None
-    base = base_folds_for_benchmark(existing, training_ids, config.folds, split_path)
-    try:
-        folds, index = sf.make_benchmark_folds(base, labeled_settings(config), extra_unlabeled_ids)
-    except sf.SplitError as error:
-        key = "labeled" if config.labeled else "fractions"
-        raise sf.SplitError(f"'{key}' cannot be used with the training cases of the requested folds: {error}") \
-            from error
+    if config.presets:
+        folds, index = preset_folds(config, training_ids, extra_unlabeled_ids)
+    else:
+        base = base_folds_for_benchmark(existing, training_ids, config.folds, split_path)
+        try:
+            folds, index = sf.make_benchmark_folds(base, labeled_settings(config), extra_unlabeled_ids)
+        except sf.SplitError as error:
+            key = "labeled" if config.labeled else "fractions"
+            raise sf.SplitError(f"'{key}' cannot be used with the training cases of the requested folds: {error}") \
+                from error
     if existing is None:
         action = WRITE
     elif _canonical(existing) == _canonical(folds):

@@ -12,11 +12,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Label-efficiency benchmark: for every labeled count (or fraction), seed and base fold, train "
         "the listed SSL trainers, the labeled-only nnUNetTrainer and the full-label nnUNetTrainer with the stock "
         "nnUNetv2_train on one split file, evaluate every run on the same validation cases (Dice, Jaccard, HD95, "
-        "ASD in voxels and mm) and write results.md/.csv, label_efficiency.png and per-run metadata. Resumable: "
-        "run it again after an interruption.")
+        "ASD in voxels and mm) and write results.md/.csv, paired.md/.csv (per-case differences to the labeled-only "
+        "run of the same fold), label_efficiency.png and per-run metadata. Resumable: run it again after an "
+        "interruption.")
     parser.add_argument("config", help="benchmark config (.json, .yaml or .yml)")
-    parser.add_argument("--dry-run", action="store_true", help="print the runs (fold, trainer, labeled count, seed, "
-                        "status done/resume/revalidate/new) and exit without writing anything")
+    parser.add_argument("--dry-run", action="store_true", help="print the runs in training order (fold, trainer, "
+                        "labeled count, seed, status done/resume/revalidate/new) and the nnUNetv2_train command of "
+                        "each run still to train, and exit without writing anything")
+    parser.add_argument("--report-only", action="store_true", help="train nothing: evaluate and report the finished "
+                        "runs (the others are marked missing), e.g. while trainings still run elsewhere")
     parser.add_argument("--test", action="store_true", help="also predict nnUNet_raw/DatasetXXX/imagesTs with every "
                         "run and score against labelsTs (separate *_test files; never used for model selection)")
     return parser
@@ -28,7 +32,8 @@ def main(argv=None) -> None:
     from nnunetv2_pscm.data.split_file import SplitError
 
     try:
-        output = run_benchmark(load_config(args.config), dry_run=args.dry_run, evaluate_test=args.test)
+        output = run_benchmark(load_config(args.config), dry_run=args.dry_run, evaluate_test=args.test,
+                               report_only=args.report_only)
     except (BenchmarkConfigError, BenchmarkError, SplitError, FileNotFoundError, RuntimeError) as error:
         sys.exit(f"nnUNetv2_pscm_benchmark: error: {error}")
     except KeyboardInterrupt:

@@ -222,3 +222,58 @@ def make_benchmark_folds(base_folds: Dict[int, dict], labeled_settings: Sequence
         folds.append({"train": train, "val": list(base_folds[b]["val"]), "role": ROLE_FULL_LABEL, "base_fold": b,
                       "reference_for_fold": ssl_folds_of_base[b]})
     return folds, index
+
+
+# ---- benchmark splits from published presets ---------------------------------------------------------------------
+#
+# A preset fixes the labeled, validation and unlabeled cases, so there is no cross-validation behind it and seeds
+# can only be training replicates: the same entry again under another fold number, trained independently.
+#
+#     [{"train": [labeled], "val": [...], "unlabeled": [...], "role": "ssl", "preset": "LA-4",
+#       "num_labeled": 4, "seed": 0},                                        # preset-major, seed-minor
+#      ...,
+#      {"train": [all training ids but val (and test)], "val": [same val], "role": "full_label_reference",
+#       "seed": 0, "reference_for_fold": [ssl folds of seed 0]}]             # one per seed
+
+def make_preset_benchmark_folds(preset_splits: Dict[str, dict], seeds: Sequence[int], case_ids: Sequence[str],
+                                extra_unlabeled_ids: Sequence[str] = ()) -> Tuple[List[dict], List[dict]]:
+    """All presets x seeds as SSL folds, then one full-label reference fold per seed.
+
+    Args:
+        preset_splits: preset name -> `presets.get_preset_split(name, case_ids)`, in the order to write them. All
+            must share their validation cases (one full-label reference per seed serves them all).
+        seeds: training replicates.
+        case_ids: the dataset's training cases; the full-label reference trains on all of them except the
+            validation cases and any preset test case (test cases are usually absent from imagesTr anyway).
+        extra_unlabeled_ids: truly unlabeled images added to every SSL fold.
+
+    Returns:
+        (folds, index) as `make_benchmark_folds` returns them; index entries have "base_fold": None and "preset".
+    """
+    if not preset_splits:
+        raise SplitError("No presets given for the benchmark split.")
+    if not seeds:
+        raise SplitError("No seeds given for the benchmark split.")
+    val = list(next(iter(preset_splits.values()))["val"])
+    differing = [name for name, split in preset_splits.items() if list(split["val"]) != val]
+    if differing:
+        raise SplitError(f"presets {list(preset_splits)} do not share their validation cases ({differing} differ "
+                         f"from {list(preset_splits)[0]}); compare presets of one protocol in one benchmark.")
+    held_out = set(val).union(*(split.get("test", []) for split in preset_splits.values()))
+    full_train = sorted(c for c in dict.fromkeys(case_ids) if c not in held_out)
+    folds, index = [], []
+    ssl_folds_of_seed: Dict[int, List[int]] = {s: [] for s in seeds}
+    for name, split in preset_splits.items():
+        for seed in seeds:
+            ssl = fold_from_preset(split, extra_unlabeled_ids)[0]
+            ssl.update({"preset": name, "num_labeled": len(ssl["train"]), "seed": seed})
+            ssl_folds_of_seed[seed].append(len(folds))
+            index.append({"fold": len(folds), "role": ROLE_SSL, "base_fold": None, "num_labeled": len(ssl["train"]),
+                          "fraction": None, "seed": seed, "preset": name})
+            folds.append(ssl)
+    for seed in seeds:
+        index.append({"fold": len(folds), "role": ROLE_FULL_LABEL, "base_fold": None, "num_labeled": len(full_train),
+                      "fraction": None, "seed": seed, "preset": None})
+        folds.append({"train": list(full_train), "val": list(val), "role": ROLE_FULL_LABEL, "seed": seed,
+                      "reference_for_fold": ssl_folds_of_seed[seed]})
+    return folds, index

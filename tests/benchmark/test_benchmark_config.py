@@ -51,6 +51,13 @@ def test_yaml_and_json_files_resolve_output_next_to_the_file(tmp_path):
     ({"overwrite_split": "yes"}, "overwrite_split"),
     ({"output": None}, "output"),
     ({"dataset": None}, "dataset"),
+    ({"presets": ["LA-4"]}, "labeled"),                              # labeled and presets
+    ({"labeled": None, "presets": ["LA-5"]}, "presets"),             # not a preset
+    ({"labeled": None, "presets": ["LA-4", "la-4"]}, "presets"),     # the same preset twice
+    ({"labeled": None, "presets": []}, "presets"),
+    ({"labeled": None, "presets": ["LA-4"], "folds": [0]}, "folds"),  # a preset has no cross-validation
+    ({"warm_start": True}, "schedule"),                              # the equal budget needs a schedule
+    ({"warm_start": "yes", "schedule": "1ep2it"}, "warm_start"),
 ])
 def test_invalid_configs_name_the_key(change, key, tmp_path):
     raw = {k: v for k, v in {**MINIMAL, **change}.items() if v is not None}
@@ -67,3 +74,25 @@ def test_unreadable_file_is_named(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(BenchmarkConfigError, match="mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_presets_replace_labeled_counts_and_folds(tmp_path):
+    c = config_from_dict({k: v for k, v in MINIMAL.items() if k != "labeled"} | {"presets": ["la-8", "LA-4"],
+                                                                                   "seeds": [0, 1]}, base_dir=tmp_path)
+    assert c.presets == ("LA-8", "LA-4")  # spelled as the presets module spells them, in config order
+    assert c.labeled == () and c.fractions == () and c.folds == () and c.seeds == (0, 1)
+    d = c.to_dict()
+    assert d["presets"] == ["LA-8", "LA-4"] and "folds" not in d and "labeled" not in d and d["warm_start"] is False
+
+
+def test_warm_start_adds_a_stock_trainer_with_twice_the_epochs(tmp_path):
+    c = config_from_dict(dict(MINIMAL, warm_start=True, schedule="30ep50it"), base_dir=tmp_path)
+    assert c.warm_start and c.equal_budget_trainer == "nnUNetTrainer_60ep50it"
+    assert config_from_dict(dict(MINIMAL, schedule="30ep50it"), base_dir=tmp_path).equal_budget_trainer is None
+    assert "'schedule' is required with 'warm_start: true'" in _error(dict(MINIMAL, warm_start=True), tmp_path)
+
+
+def _error(raw, tmp_path) -> str:
+    with pytest.raises(BenchmarkConfigError) as info:
+        config_from_dict(raw, base_dir=tmp_path)
+    return str(info.value)

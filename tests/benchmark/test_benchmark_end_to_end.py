@@ -13,7 +13,7 @@ import shutil
 import pytest
 from conftest import console_script, copy_dataset, dataset_folder, nnunet_env, run_cli
 
-from nnunetv2_pscm.benchmark import load_config, run_benchmark
+from nnunetv2_pscm.benchmark import BenchmarkError, config_from_dict, load_config, run_benchmark
 
 SCHEDULE = "1ep3it"
 VAL_CASE = "case_003"
@@ -53,6 +53,9 @@ def _check_artifacts(output, split):
     assert len(list(csv.DictReader(open(output / "runs.csv")))) == 3
     assert (output / "label_efficiency.png").stat().st_size > 1000
     assert not (output / "results_test.md").exists()
+    paired = (output / "paired.md").read_text()  # the one SSL run against the labeled-only run of its fold
+    assert "| 3 | nnUNetTrainerMeanTeacher | s0 " in paired and f"/ {len(split[0]['val'])} | - |" in paired
+    assert [r["kind"] for r in csv.DictReader(open(output / "paired.csv"))] == ["replicate", "summary"]
 
 
 def test_benchmark_runs_reports_and_revalidates_only_what_is_missing(dataset_3d, tmp_path, monkeypatch, capsys):
@@ -80,6 +83,13 @@ def test_benchmark_runs_reports_and_revalidates_only_what_is_missing(dataset_3d,
     assert "dry run: 3 runs, 3 to train or validate" in dry and dry.count(" new") == 3
     assert "exists and differs: will be replaced" in dry
     assert not output.exists() and json.loads(split_path.read_text()) == own_split
+    # warm_start: the labeled-only run first, Mean Teacher from its checkpoint_final, then the equal-budget run
+    warm = config_from_dict(dict(config.to_dict(), warm_start=True), source=config_path)
+    run_benchmark(warm, dry_run=True)
+    commands = [line for line in capsys.readouterr().out.splitlines() if "nnUNetv2_train " in line]
+    assert [c.split(" -tr ")[1].split()[0] for c in commands] == [
+        "nnUNetTrainer_1ep3it", "nnUNetTrainerMeanTeacher_1ep3it", "nnUNetTrainer_2ep3it", "nnUNetTrainer_1ep3it"]
+    assert commands[1].endswith("nnUNetTrainer_1ep3it__nnUNetPlans_cpu__3d_fullres/fold_0/checkpoint_final.pth")
 
     first = run_cli([console_script("nnUNetv2_pscm_benchmark"), config_path], env).stdout
     assert "3 run(s) trained or validated, 0 reused" in first and f"benchmark results in {output}" in first
@@ -93,6 +103,9 @@ def test_benchmark_runs_reports_and_revalidates_only_what_is_missing(dataset_3d,
                                           "fold_0")
     victim = fold_dir / "validation" / (split[0]["val"][0] + ".nii.gz")
     victim.unlink()
+    with pytest.raises(BenchmarkError, match="MeanTeacher.*started from scratch, but 'warm_start' is true"):
+        run_benchmark(warm, dry_run=True)  # the cold run must not be reused as a warm-started one
+    capsys.readouterr()
     run_benchmark(config, dry_run=True)
     dry = capsys.readouterr().out
     assert "dry run: 3 runs, 1 to train or validate" in dry and dry.count("revalidate") == 1

@@ -295,13 +295,17 @@ class nnUNetTrainerSSL(nnUNetTrainer):
 
     def _backward_and_step(self, loss: torch.Tensor) -> None:
         """One backward; then the main optimizer steps, then each extra optimizer (own gradient clipping)."""
-        optimizers = [self.optimizer] + list(self.extra_optimizers.values())
         if self.grad_scaler is not None:
             self.grad_scaler.scale(loss).backward()
-            for opt in optimizers:
-                self.grad_scaler.unscale_(opt)
         else:
             loss.backward()
+        # an extra optimizer whose modules took no part in this step (PSCM's mask generator in pretraining or on a
+        # step without auxiliary views) is skipped: CUDA's GradScaler refuses to step an optimizer without gradients
+        optimizers = [self.optimizer] + [o for o in self.extra_optimizers.values()
+                                         if any(p.grad is not None for g in o.param_groups for p in g["params"])]
+        if self.grad_scaler is not None:
+            for opt in optimizers:
+                self.grad_scaler.unscale_(opt)
         if self.is_ddp:
             all_reduce_gradients(self.all_parameters())
         for opt in optimizers:

@@ -63,6 +63,12 @@ def test_outer_optimizer_owns_the_mask_generator_only(split):
     trainer.train_step(next(trainer.dataloader_train))
     after = list(trainer.extra_modules["mask_generator"].parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after)), "the outer level must step"
+    # step 1 has no auxiliary views (aux_every_steps = 2): the mask generator gets no gradient and is not stepped
+    assert trainer.aux_every_steps == 2
+    before = [p.detach().clone() for p in trainer.extra_modules["mask_generator"].parameters()]
+    trainer.train_step(next(trainer.dataloader_train))
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.extra_modules["mask_generator"].parameters()))
+    assert len(trainer._epoch_logs["loss_bom"]) == 1, "BOM's loss is logged on the step with auxiliary views only"
 
 
 def test_phase_a_uses_labeled_data_only_then_restarts_from_the_pretrained_model(split):

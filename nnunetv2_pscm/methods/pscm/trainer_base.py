@@ -58,6 +58,7 @@ class PSCMTrainerBase(BCPTrainerBase):
     psc_size_tolerance = 0.5
     psc_disagreement_weight = 0.5
     prototype_momentum = 0.9
+    prototype_update_every = 4  # labeled teacher features every 4th step: keeps a step within 3.5x stock
     structure_update_every = 10  # labeled component statistics from every 10th batch: a CPU pass, and a
     #                              subsample estimates a size distribution just as well
     bom_feature_stage = 2  # R_phi reads the teacher encoder's skip at this stage (1/4 resolution)
@@ -76,6 +77,9 @@ class PSCMTrainerBase(BCPTrainerBase):
     aux_rampup_fraction = 0.3
     # share of the source batch that also goes through BOM/AUD; half keeps a PSCM step within 3.5x the stock step
     aux_batch_fraction = 0.5
+    # the auxiliary views on every n-th step only: with nnU-Net's stock loss on the labeled batch in every step (the
+    # SSL-gain recipe), views on every step made a PSCM step 3.85x a stock one on LA; every 2nd step keeps it <= 3.5x
+    aux_every_steps = 2
     # ---- monitoring: reads the hidden labels of unlabeled training cases, to REPORT pseudo-label quality
     # (never used by a loss). Truly unlabeled images have no label; nnUNetTrainerPSCM_noMonitor switches it off
     # where hidden labels must stay unread ----
@@ -173,11 +177,16 @@ class PSCMTrainerBase(BCPTrainerBase):
     def observe_labeled_batch(self, x_l: torch.Tensor, y_l: torch.Tensor):
         if not self.use_psc:
             return None
+        if self.ssl_step % self.structure_update_every == 0:
+            self.extra_modules["structure"].update(y_l[:, 0].cpu().numpy())
+        # a teacher pass over the labeled batch costs ~10 % of a step; the prototype bank is a slow average anyway
+        if self.ssl_step % self.prototype_update_every != 0:
+            return None
         teacher = self.teacher_outputs(x_l)
-        self._update_labeled_statistics(teacher["decoder_features"], y_l)
+        self._update_prototypes(teacher["decoder_features"], y_l)
         return teacher
 
-    def _update_labeled_statistics(self, features_l: torch.Tensor, y_l: torch.Tensor) -> None:
+    def _update_prototypes(self, features_l: torch.Tensor, y_l: torch.Tensor) -> None:
         n_classes = self.label_manager.num_segmentation_heads
         onehot_sums, present = class_prototypes(features_l, y_l, n_classes)
         if self.is_ddp:  # one bank for all ranks: average the batch prototypes of classes present anywhere
@@ -187,8 +196,6 @@ class PSCMTrainerBase(BCPTrainerBase):
             dist.all_reduce(counts)
             onehot_sums, present = weighted / counts.clamp_min(1)[:, None], counts > 0
         self.extra_modules["prototypes"].update(onehot_sums, present)
-        if self.ssl_step % self.structure_update_every == 0:
-            self.extra_modules["structure"].update(y_l[:, 0].cpu().numpy())
 
     def correct_pseudo_labels(self, labels, weight, teacher, logs):
         if not self.use_psc:
@@ -201,7 +208,7 @@ class PSCMTrainerBase(BCPTrainerBase):
         return corrected, weight * reliability
 
     def auxiliary_inputs(self, source, target, weight, teacher, logs):
-        if not self.uses_auxiliary_views or not self.in_self_training():
+        if not self.uses_auxiliary_views or not self.in_self_training() or self.ssl_step % self.aux_every_steps:
             return [], {}
         n_aux = max(1, math.ceil(self.aux_batch_fraction * source.shape[0]))
         mask = self._mask(teacher["encoder_features"][:n_aux], teacher["probs"][:n_aux], target[:n_aux],

@@ -22,6 +22,7 @@ from nnunetv2_pscm.components.consistency import probabilities, probability_mse
 from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
+from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy
 from nnunetv2_pscm.training import nnUNetTrainerSSL
 
 
@@ -63,14 +64,8 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
         if self.pseudo_label_weight > 0 and not regions:  # hard pseudo-labels need mutually exclusive classes
             labels, confident = confident_pseudo_labels(probabilities(teacher_logits.float()),
                                                         self.pseudo_label_threshold)
-            loss_pl = self._confident_cross_entropy(student_logits, labels, confident)
+            loss_pl = masked_mean_cross_entropy(student_logits, labels, confident)
             logs.update(loss_pseudo_label=loss_pl, pl_confident_fraction=confident.mean())
             total = total + ramp * self.pseudo_label_weight * loss_pl
         logs["consistency_ramp"] = torch.tensor(ramp)
         return total, logs
-
-    @staticmethod
-    def _confident_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, confident: torch.Tensor) -> torch.Tensor:
-        """FixMatch's CE: mean over confident voxels only (all other voxels ignored)."""
-        ce = torch.nn.functional.cross_entropy(logits.float(), labels[:, 0], reduction="none")
-        return (confident[:, 0] * ce).sum() / confident.sum().clamp_min(1.0)

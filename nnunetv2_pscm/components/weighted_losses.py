@@ -14,6 +14,14 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: t
     return (weight[:, 0] * ce).mean()
 
 
+def masked_mean_cross_entropy(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """CE averaged over the voxels the mask keeps (FixMatch's loss on confident pseudo-labels): sum_v m(v) CE(v) /
+    sum_v m(v); 0 when the mask is empty. Unlike `weighted_cross_entropy`, few kept voxels still pull at full
+    strength."""
+    ce = F.cross_entropy(logits.float(), target[:, 0].long(), reduction="none")
+    return (mask[:, 0] * ce).sum() / mask.sum().clamp_min(1.0)
+
+
 def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
                             smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
     """1 - mean over samples and (foreground) classes of the weighted soft Dice

@@ -61,3 +61,17 @@ def test_region_normalised_loss_reliability_weights_scale_voxels_inside_a_region
     region_normalised_ce_dice(logits, target, [(region, 1.0)]).backward()
     assert logits.grad[..., 1].abs().sum() == 0 and logits.grad[..., 3].abs().sum() == 0
     assert logits.grad[..., 0].abs().sum() > 0
+
+
+def test_masked_mean_cross_entropy_by_hand_and_gradient_only_on_kept_voxels():
+    from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy
+
+    # 3 voxels, 2 classes; logits (0, 0) -> CE log 2 whatever the label; voxel 2 has CE log(1 + e^2)
+    logits = torch.tensor([[[0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]], requires_grad=True)
+    target = torch.tensor([[[0, 1, 1]]])
+    mask = torch.tensor([[[1.0, 0.0, 1.0]]])
+    loss = masked_mean_cross_entropy(logits, target, mask)
+    assert loss.item() == pytest.approx((math.log(2) + math.log(1 + math.e ** 2)) / 2)  # mean over the 2 kept
+    loss.backward()
+    assert torch.all(logits.grad[..., 1] == 0) and torch.all(logits.grad[..., [0, 2]] != 0)
+    assert masked_mean_cross_entropy(logits, target, torch.zeros_like(mask)).item() == 0.0

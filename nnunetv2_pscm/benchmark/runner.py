@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from nnunetv2_pscm.benchmark import metadata as md
 from nnunetv2_pscm.benchmark.config import BenchmarkConfig
@@ -56,21 +56,41 @@ def _report_notes(b: BenchmarkSession, reported: Sequence[Run]) -> List[str]:
     return notes
 
 
-def _train_all(b: BenchmarkSession, statuses: Sequence[str], env: dict, environment: dict) -> None:
-    todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE]
+def _selected(b: BenchmarkSession, only_folds: Optional[Sequence[int]]) -> List[Run]:
+    """The runs this invocation may train: all, or those of the nnU-Net folds in only_folds."""
+    if only_folds is None:
+        return list(b.runs)
+    known = sorted({r.fold for r in b.runs})
+    unknown = sorted(set(only_folds) - set(known))
+    if unknown:
+        raise BenchmarkError(f"--folds {' '.join(map(str, unknown))}: this benchmark has no such fold; its folds are "
+                             f"{', '.join(map(str, known))} (see --dry-run or split_index.json)")
+    return [r for r in b.runs if r.fold in set(only_folds)]
+
+
+def _train_all(b: BenchmarkSession, statuses: Sequence[str], env: dict, environment: dict,
+               selected: Sequence[Run]) -> List[Run]:
+    """Train the selected runs that are not done; returns every run finished now (trained here or earlier)."""
+    chosen = {r.run_id for r in selected}
+    todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE and r.run_id in chosen]
     for i, (run, status) in enumerate(todo):
         train_run(b, run, status, env, environment, f"[{i + 1}/{len(todo)}]")
-    for run, status in zip(b.runs, statuses):
-        if status == DONE:
-            record_reused_run(b, run, environment)
-    if todo:
-        b.say(f"training: {len(todo)} run(s) trained or validated, {len(b.runs) - len(todo)} reused")
-    else:
+    trained = {r.run_id for r, _ in todo}
+    reused = [r for r, s in zip(b.runs, statuses) if s == DONE]
+    for run in reused:
+        record_reused_run(b, run, environment)
+    skipped = len(b.runs) - len(todo) - len(reused)
+    if not todo and not skipped:
         b.say(f"training: all {len(b.runs)} runs reused")
+    else:
+        b.say(f"training: {len(todo)} run(s) trained or validated, {len(reused)} reused"
+              + (f", {skipped} not selected by --folds and not finished" if skipped else ""))
+    finished = trained | {r.run_id for r in reused}
+    return [r for r in b.runs if r.run_id in finished]
 
 
 def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test: bool = False,
-                  verbose: bool = True, report_only: bool = False) -> Path:
+                  verbose: bool = True, report_only: bool = False, only_folds: Optional[Sequence[int]] = None) -> Path:
     """Run (or resume) a benchmark and write its tables, plots and per-run metadata.
 
     Args:
@@ -82,6 +102,8 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
         verbose: print progress (plan, one line per stage, tqdm bars).
         report_only: train nothing (e.g. while trainings run elsewhere); evaluate and report the finished runs,
             marking the others as missing. The split file must already be this benchmark's.
+        only_folds: train only the runs of these nnU-Net fold numbers in this invocation (e.g. one replicate per
+            session when a whole benchmark does not fit in one); finished runs of every fold are still reported.
 
     Returns:
         The output folder.
@@ -101,8 +123,10 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
     if report_only and b.split.action != REUSE:
         raise BenchmarkError(f"--report-only reports runs of this benchmark's split, but {b.split.path} "
                              f"{SPLIT_ACTION_TEXT[b.split.action]}; run without --report-only first.")
+    selected = _selected(b, only_folds)
     if dry_run:
-        todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE]
+        chosen = {r.run_id for r in selected}
+        todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE and r.run_id in chosen]
         for run, status in todo:  # the exact commands, so a warm start or a --c can be checked before hours of work
             b.say(" ".join(train_command(b, run, status)))
         b.say(f"dry run: {len(b.runs)} runs, {len(todo)} to train or validate; nothing was written.")
@@ -127,8 +151,9 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
         if not reported:
             return b.output
     else:
-        _train_all(b, statuses, env, environment)
-        reported = b.runs
+        reported = _train_all(b, statuses, env, environment, selected)
+        if not reported:
+            return b.output
 
     rows, per_case = evaluate_validation(b, reported)
     title = f"{b.context.name} — {config.configuration} ({config.plans}): validation"

@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "each run still to train, and exit without writing anything")
     parser.add_argument("--report-only", action="store_true", help="train nothing: evaluate and report the finished "
                         "runs (the others are marked missing), e.g. while trainings still run elsewhere")
+    parser.add_argument("--folds", type=int, nargs="+", metavar="FOLD", help="train only the runs of these nnU-Net "
+                        "folds now (fold numbers as --dry-run lists them), e.g. one replicate per session; finished "
+                        "runs of the other folds are still reported")
     parser.add_argument("--test", action="store_true", help="also predict nnUNet_raw/DatasetXXX/imagesTs with every "
                         "run and score against labelsTs (separate *_test files; never used for model selection)")
     return parser
@@ -33,7 +36,7 @@ def main(argv=None) -> None:
 
     try:
         output = run_benchmark(load_config(args.config), dry_run=args.dry_run, evaluate_test=args.test,
-                               report_only=args.report_only)
+                               report_only=args.report_only, only_folds=args.folds)
     except (BenchmarkConfigError, BenchmarkError, SplitError, FileNotFoundError, RuntimeError) as error:
         sys.exit(f"nnUNetv2_pscm_benchmark: error: {error}")
     except KeyboardInterrupt:

@@ -214,6 +214,38 @@ def test_report_only_reports_finished_runs_and_marks_the_rest(context, tmp_path,
     assert "| LA-4 (4) | nnUNetTrainer (labeled only, same total budget (2x)) | s0 missing, s1 missing |" in paired
 
 
+def test_only_folds_trains_one_replicate_and_reports_every_finished_run(context, tmp_path, monkeypatch, capsys):
+    """--folds 1: the runs of fold 1 are trained (labeled-only first, then the warm-started one), fold 0's finished
+    runs are reported but nothing of fold 0 is trained; an unknown fold is refused before anything is written."""
+    import nnunetv2_pscm.benchmark.runner as runner_module
+
+    config = _config(tmp_path, presets=["LA-4"], trainers=["nnUNetTrainerPSCM"])
+    with pytest.raises(BenchmarkError, match="--folds 7: this benchmark has no such fold; its folds are 0, 1, 2, 3 "):
+        run_benchmark(config, only_folds=[7], verbose=False)
+    assert not config.output.exists()
+    _finished(context, "nnUNetTrainer_30ep50it", 0)
+    trained = []
+
+    def fake_train(b, run, status, env, environment, position):
+        trained.append((run.run_id, status))
+        _finished(context, run.nnunet_trainer, run.fold, warm_log=run.warm_started)
+
+    evaluated = []
+    monkeypatch.setattr(runner_module, "train_run", fake_train)
+    monkeypatch.setattr(runner_module, "evaluate_validation", lambda b, runs: (
+        evaluated.extend(r.run_id for r in runs) or ([], {})))
+    monkeypatch.setattr(runner_module, "write_report", lambda *a, **k: {"markdown": str(tmp_path / "r.md")})
+    monkeypatch.setattr(runner_module, "write_paired", lambda *a, **k: {})
+    monkeypatch.setattr(runner_module, "markdown_table_only", lambda path: "")
+    run_benchmark(config, only_folds=[1], verbose=True)
+    assert trained == [("fold01_nnUNetTrainer_30ep50it", NEW), ("fold01_nnUNetTrainerPSCM_30ep50it", NEW),
+                       ("fold01_nnUNetTrainer_60ep50it", NEW)]
+    assert evaluated == ["fold00_nnUNetTrainer_30ep50it", "fold01_nnUNetTrainer_30ep50it",
+                         "fold01_nnUNetTrainerPSCM_30ep50it", "fold01_nnUNetTrainer_60ep50it"]
+    assert "3 run(s) trained or validated, 1 reused, 4 not selected by --folds and not finished" in \
+        capsys.readouterr().out
+
+
 def test_cli_passes_report_only(monkeypatch, tmp_path):
     import nnunetv2_pscm.benchmark as benchmark_package
     from nnunetv2_pscm.cli.benchmark import main
@@ -222,4 +254,6 @@ def test_cli_passes_report_only(monkeypatch, tmp_path):
     monkeypatch.setattr(benchmark_package, "load_config", lambda path: path)
     monkeypatch.setattr(benchmark_package, "run_benchmark", lambda config, **kwargs: calls.append(kwargs) or tmp_path)
     main(["bench.yaml", "--report-only"])
-    assert calls == [{"dry_run": False, "evaluate_test": False, "report_only": True}]
+    main(["bench.yaml", "--folds", "1", "3"])
+    assert calls == [{"dry_run": False, "evaluate_test": False, "report_only": True, "only_folds": None},
+                     {"dry_run": False, "evaluate_test": False, "report_only": False, "only_folds": [1, 3]}]

@@ -18,7 +18,7 @@ patches together. Exported weights: the student.
 """
 import torch
 
-from nnunetv2_pscm.components.consistency import probabilities, probability_mse
+from nnunetv2_pscm.components.consistency import probabilities, probability_mse, with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
@@ -50,9 +50,8 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
         loss_sup = self.loss([o[:n_labeled] for o in outputs] if self.enable_deep_supervision
                              else outputs[0][:n_labeled], labeled["target"])
 
-        teacher_input = unlabeled["data_weak"]
-        noise = torch.randn_like(teacher_input) * self.teacher_input_noise_std
-        teacher_input = teacher_input + noise.clamp(-self.teacher_input_noise_clamp, self.teacher_input_noise_clamp)
+        teacher_input = with_clamped_noise(unlabeled["data_weak"], self.teacher_input_noise_std,
+                                           self.teacher_input_noise_clamp)
         teacher_logits = full_resolution(self.teacher(teacher_input))
         student_logits = outputs[0][n_labeled:]
 

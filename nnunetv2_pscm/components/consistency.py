@@ -15,3 +15,11 @@ def probability_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     p_student = probabilities(student_logits.float(), regions)
     p_teacher = probabilities(teacher_logits.detach().float(), regions)
     return F.mse_loss(p_student, p_teacher)
+
+
+def with_clamped_noise(x: torch.Tensor, std: float, clamp: float) -> torch.Tensor:
+    """x + clip(N(0, std^2), -clamp, clamp) (UA-MT's teacher input noise); std 0 returns x unchanged. With nnU-Net's
+    dropout-free network this is one of the things that make an EMA teacher's view differ from the student's."""
+    if std <= 0:
+        return x
+    return x + (torch.randn_like(x) * std).clamp(-clamp, clamp)

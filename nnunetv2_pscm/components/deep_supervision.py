@@ -25,6 +25,15 @@ def resize_nearest(volume: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return resized.to(volume.dtype) if not volume.is_floating_point() else resized
 
 
+def resize_soft(volume: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """A soft map (probabilities, soft labels) at a deep-supervision scale: 'area' resampling, i.e. each coarse voxel
+    is the mean of the fine voxels it covers, so a soft label stays a distribution over classes. A no-op at the
+    same size."""
+    if tuple(volume.shape[2:]) == tuple(size):
+        return volume
+    return nn.functional.interpolate(volume.float(), size, mode="area")
+
+
 def deep_supervised(loss_fn: Callable, outputs, target: torch.Tensor, voxel_maps: Sequence[torch.Tensor],
                     scale_weights: Sequence[float]) -> torch.Tensor:
     """sum_k scale_weights[k] * loss_fn(outputs[k], target_k, *maps_k), target and maps resized to output k.

@@ -1,5 +1,5 @@
 """Class prototypes by masked average pooling (MAP) and a running prototype bank."""
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,33 @@ def class_prototypes(features: torch.Tensor, labels: torch.Tensor, num_classes: 
     counts = flat_m.sum(dim=(0, 2))
     present = counts > 0
     return sums / counts.clamp_min(1).unsqueeze(1), present
+
+
+def soft_class_prototypes(features: torch.Tensor, class_weights: torch.Tensor,
+                          eps: float = 1e-6) -> Tuple[torch.Tensor, torch.Tensor]:
+    """DuCiSC's MAP: per sample, P_c = sum_v F(v) w_c(v) / sum_v w_c(v) with hard (one-hot) or soft class weights,
+    then the mean over the samples in which class c occurs. features (B, F, ...), class_weights (B, C, ...) at the
+    features' resolution. Returns (C, F) prototypes and a (C,) flag of the classes that occur at all (an absent class
+    gets a zero row, never NaN)."""
+    f = features.flatten(2).float()
+    w = class_weights.flatten(2).to(f.dtype)
+    sums = torch.einsum("bfv,bcv->bcf", f, w)
+    mass = w.sum(2)  # (B, C)
+    occurs = mass > eps
+    per_sample = sums / mass.clamp_min(eps).unsqueeze(2)
+    count = occurs.sum(0)
+    prototypes = (per_sample * occurs.unsqueeze(2)).sum(0) / count.clamp_min(1).unsqueeze(1)
+    return prototypes, count > 0
+
+
+def prototype_alignment_mse(a: torch.Tensor, present_a: torch.Tensor, b: torch.Tensor,
+                            present_b: torch.Tensor) -> Optional[torch.Tensor]:
+    """Mean squared difference of two (C, F) prototype sets over the classes present in both; None when no class
+    is (the term is then skipped, as DuCiSC skips its NaN prototype terms)."""
+    both = present_a & present_b
+    if not bool(both.any()):
+        return None
+    return F.mse_loss(a[both], b[both])
 
 
 class PrototypeBank(nn.Module):

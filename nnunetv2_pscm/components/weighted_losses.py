@@ -22,19 +22,34 @@ def masked_mean_cross_entropy(logits: torch.Tensor, target: torch.Tensor, mask: 
     return (mask[:, 0] * ce).sum() / mask.sum().clamp_min(1.0)
 
 
-def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                            smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
-    """1 - mean over samples and (foreground) classes of the weighted soft Dice
-    (2 sum w p y + s) / (sum w p + sum w y + s), nnU-Net's smoothing and no-background convention."""
+def masked_soft_cross_entropy(logits: torch.Tensor, soft_target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against a soft target, averaged over the voxels the mask keeps:
+    sum_v m(v) * (-sum_c q_c(v) log p_c(v)) / sum_v m(v); 0 when the mask is empty. soft_target (B, C, ...) sums to 1
+    over C (e.g. DuCiSC's blended label), mask (B, 1, ...)."""
+    ce = -(soft_target.float() * torch.log_softmax(logits.float(), 1)).sum(1)
+    return (mask[:, 0] * ce).sum() / mask.sum().clamp_min(1.0)
+
+
+def weighted_soft_dice_loss_soft_target(logits: torch.Tensor, soft_target: torch.Tensor, weight: torch.Tensor,
+                                        smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
+    """`weighted_soft_dice_loss` against a soft (B, C, ...) target instead of integer labels."""
     probs = torch.softmax(logits.float(), 1)
-    onehot = one_hot(target, logits.shape[1])
+    target = soft_target.float()
     axes = tuple(range(2, logits.ndim))
-    intersection = (weight * probs * onehot).sum(axes)
-    denominator = (weight * probs).sum(axes) + (weight * onehot).sum(axes)
+    intersection = (weight * probs * target).sum(axes)
+    denominator = (weight * probs).sum(axes) + (weight * target).sum(axes)
     dice = (2 * intersection + smooth) / (denominator + smooth)
     if not include_background and dice.shape[1] > 1:
         dice = dice[:, 1:]
     return 1 - dice.mean()
+
+
+def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+                            smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
+    """1 - mean over samples and (foreground) classes of the weighted soft Dice
+    (2 sum w p y + s) / (sum w p + sum w y + s), nnU-Net's smoothing and no-background convention."""
+    return weighted_soft_dice_loss_soft_target(logits, one_hot(target, logits.shape[1]), weight, smooth,
+                                               include_background)
 
 
 def weighted_ce_dice(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

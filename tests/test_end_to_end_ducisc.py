@@ -1,0 +1,39 @@
+"""DuCiSC through the stock CLIs on a 3D binary and a 2D multi-class dataset: split -> nnUNetv2_train with a
+schedule variant of nnUNetTrainerDuCiSC -> nnUNetv2_predict with the same trainer name."""
+import json
+import os
+
+import pytest
+import torch
+from conftest import console_script, copy_dataset, dataset_folder, run_cli
+from test_end_to_end_pscm import trainer_env
+
+
+@pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])
+def test_ducisc_train_and_predict(fixture_name, configuration, request, tmp_path):
+    root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
+    env = trainer_env(root)
+    dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
+    run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
+    trainer = "nnUNetTrainerDuCiSC_2ep4it"
+    run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
+             "-device", "cpu"], env)
+
+    (fold_dir,) = (root / "results").glob(f"Dataset*/{trainer}__nnUNetPlans_cpu__{configuration}/fold_0")
+    checkpoint = torch.load(fold_dir / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["trainer_name"] == trainer and checkpoint["ssl_state"]["ssl_step"] == 8
+    thresholds = checkpoint["ssl_state"]["extra_modules"]["thresholds.values"]
+    num_classes = len(json.load(open(dataset_folder(root, "raw") / "dataset.json"))["labels"])
+    assert thresholds.shape[1] == num_classes and (thresholds >= 1 / num_classes).all() and (thresholds <= 0.95).all()
+    logged = checkpoint["logging"]
+    assert logged["phase"][-1] == 1.0 and all(v == v for v in logged["loss_ulb_consistency"][-1:])
+    dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
+    assert 0 <= dice <= 1
+
+    images = dataset_folder(root, "raw") / "imagesTr"
+    case = sorted(images.iterdir())[0]
+    (tmp_path / "in").mkdir()
+    os.symlink(case, tmp_path / "in" / case.name)
+    run_cli([console_script("nnUNetv2_predict"), "-i", tmp_path / "in", "-o", tmp_path / "out", "-d", dataset_id, "-c",
+             configuration, "-p", "nnUNetPlans_cpu", "-tr", trainer, "-f", "0", "-device", "cpu", "--disable_tta"], env)
+    assert (tmp_path / "out" / case.name.replace("_0000", "")).is_file()

@@ -65,8 +65,10 @@ def measure(trainer_name: str, dataset: str, configuration: str, plans: str, ite
     trainer_class = recursive_find_trainer_class_by_name(trainer_name)
     trainer = trainer_class(plans=plans_dict, configuration=configuration, fold=0,
                             dataset_json=load_json(join(folder, "dataset.json")), device=torch.device(device))
-    if hasattr(trainer, "pretrain_fraction"):  # time the self-training phase, not the labeled-only pretraining
-        trainer.pretrain_fraction = 0
+    # time the semi-supervised phase, not a labeled-only pretraining (BCP, PSCM) or warm-up (DuCiSC)
+    for labeled_only_phase in ("pretrain_fraction", "warmup_fraction"):
+        if hasattr(trainer, labeled_only_phase):
+            setattr(trainer, labeled_only_phase, 0)
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # nnU-Net prints the whole plans
         trainer.on_train_start()
         trainer.on_train_epoch_start()

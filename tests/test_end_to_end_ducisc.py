@@ -1,12 +1,11 @@
 """DuCiSC through the stock CLIs on a 3D binary and a 2D multi-class dataset: split -> nnUNetv2_train with a
 schedule variant of nnUNetTrainerDuCiSC -> nnUNetv2_predict with the same trainer name."""
 import json
-import os
 
 import pytest
 import torch
 from conftest import console_script, copy_dataset, dataset_folder, run_cli
-from test_end_to_end_pscm import trainer_env
+from test_end_to_end_pscm import predict_first_training_case, trainer_env
 
 
 @pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])
@@ -30,10 +29,4 @@ def test_ducisc_train_and_predict(fixture_name, configuration, request, tmp_path
     dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
     assert 0 <= dice <= 1
 
-    images = dataset_folder(root, "raw") / "imagesTr"
-    case = sorted(images.iterdir())[0]
-    (tmp_path / "in").mkdir()
-    os.symlink(case, tmp_path / "in" / case.name)
-    run_cli([console_script("nnUNetv2_predict"), "-i", tmp_path / "in", "-o", tmp_path / "out", "-d", dataset_id, "-c",
-             configuration, "-p", "nnUNetPlans_cpu", "-tr", trainer, "-f", "0", "-device", "cpu", "--disable_tta"], env)
-    assert (tmp_path / "out" / case.name.replace("_0000", "")).is_file()
+    assert predict_first_training_case(root, tmp_path, dataset_id, configuration, trainer, env).is_file()

@@ -43,10 +43,15 @@ def test_pscm_train_and_predict(fixture_name, configuration, base, request, tmp_
     dice = json.load(open(fold_dir / "validation" / "summary.json"))["foreground_mean"]["Dice"]
     assert 0 <= dice <= 1
 
+    assert predict_first_training_case(root, tmp_path, dataset_id, configuration, trainer, env).is_file()
+
+
+def predict_first_training_case(root, tmp_path, dataset_id, configuration, trainer, env):
+    """nnUNetv2_predict (stock CLI) with our trainer name on the first imagesTr case; returns the expected output."""
     images = dataset_folder(root, "raw") / "imagesTr"
     case = sorted(images.iterdir())[0]
     (tmp_path / "in").mkdir()
     os.symlink(case, tmp_path / "in" / case.name)
     run_cli([console_script("nnUNetv2_predict"), "-i", tmp_path / "in", "-o", tmp_path / "out", "-d", dataset_id, "-c",
              configuration, "-p", "nnUNetPlans_cpu", "-tr", trainer, "-f", "0", "-device", "cpu", "--disable_tta"], env)
-    assert (tmp_path / "out" / case.name.replace("_0000", "")).is_file()
+    return tmp_path / "out" / case.name.replace("_0000", "")

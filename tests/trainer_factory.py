@@ -20,3 +20,16 @@ def make_trainer(trainer_class, dataset_id: int, configuration: str = "3d_fullre
     for k, v in attributes.items():
         setattr(trainer, k, v)
     return trainer
+
+
+def with_loaders(trainer):
+    """A made trainer initialised with its loaders, as on_train_start leaves it (without logging to disk)."""
+    trainer.initialize()
+    trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
+    trainer._register_log_keys()
+    return trainer
+
+
+def next_batches(trainer):
+    """(labeled, unlabeled) batches on the trainer's device."""
+    return trainer._to_device(next(trainer.dataloader_train)), trainer._to_device(next(trainer.dataloader_unlabeled))

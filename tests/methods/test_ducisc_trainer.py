@@ -3,7 +3,7 @@ no gradient, features pair with outputs scale by scale, the fused batch is a ble
 (and skipped after a warm start), thresholds move only after it."""
 import pytest
 import torch
-from trainer_factory import make_trainer
+from trainer_factory import make_trainer, next_batches, with_loaders
 
 import nnunetv2_pscm.methods.ducisc.trainer_base as ducisc_module
 from nnunetv2_pscm.cli.split import write_ssl_split
@@ -21,20 +21,13 @@ def split(copied_3d):
 
 def ready(**attributes):
     attributes.setdefault("warmup_fraction", 0.0)
-    trainer = make_trainer(nnUNetTrainerDuCiSC, DATASET, num_epochs=2, num_iterations_per_epoch=3, **attributes)
-    trainer.initialize()
-    trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
-    trainer._register_log_keys()
-    return trainer
-
-
-def batches(trainer):
-    return trainer._to_device(next(trainer.dataloader_train)), trainer._to_device(next(trainer.dataloader_unlabeled))
+    return with_loaders(make_trainer(nnUNetTrainerDuCiSC, DATASET, num_epochs=2, num_iterations_per_epoch=3,
+                                     **attributes))
 
 
 def test_every_term_reaches_the_student_and_none_the_teacher(split):
     trainer = ready()
-    loss, logs = trainer.compute_loss(*batches(trainer))
+    loss, logs = trainer.compute_loss(*next_batches(trainer))
     assert logs["phase"] == 1.0 and set(TERMS) <= set(logs)
     assert all(torch.isfinite(logs[k]) for k in TERMS + ("loss_sup", "certain_fraction"))
     decoder_params = list(trainer.student_module.decoder.stages.parameters())
@@ -50,7 +43,7 @@ def test_every_term_reaches_the_student_and_none_the_teacher(split):
 
 def test_features_pair_with_outputs_fine_to_coarse(split):
     trainer = ready()
-    x = batches(trainer)[0]["data"]
+    x = next_batches(trainer)[0]["data"]
     outputs, features = trainer.student_pass_with_features(x)
     assert len(outputs) == len(features) == len(trainer.student_module.decoder.stages)
     for s, (o, f) in enumerate(zip(outputs, features)):
@@ -64,7 +57,7 @@ def test_features_pair_with_outputs_fine_to_coarse(split):
 
 def test_the_fused_batch_is_a_blend_of_labeled_and_unlabeled(split, monkeypatch):
     trainer = ready()
-    labeled, unlabeled = batches(trainer)
+    labeled, unlabeled = next_batches(trainer)
     monkeypatch.setattr(ducisc_module, "sample_blend_weights", lambda n, *a, **k: torch.full((n,), 0.25))
     seen = []
     original = trainer.student_pass_with_features
@@ -78,11 +71,11 @@ def test_the_fused_batch_is_a_blend_of_labeled_and_unlabeled(split, monkeypatch)
 def test_warmup_is_supervised_only_and_leaves_the_thresholds(split):
     trainer = ready(warmup_fraction=0.5)
     assert trainer.warmup_steps() == 3 and trainer.in_warmup()
-    loss, logs = trainer.compute_loss(*batches(trainer))
+    loss, logs = trainer.compute_loss(*next_batches(trainer))
     assert set(logs) == {"phase", "loss_sup"} and logs["phase"] == 0.0
     torch.testing.assert_close(trainer.thresholds.values, torch.full_like(trainer.thresholds.values, 0.5))
     trainer.ssl_step = 3
-    trainer.compute_loss(*batches(trainer))
+    trainer.compute_loss(*next_batches(trainer))
     assert not torch.equal(trainer.thresholds.values, torch.full_like(trainer.thresholds.values, 0.5))
     trainer.warm_started = True
     trainer.ssl_step = 0

@@ -2,7 +2,7 @@
 what is exported, what is checkpointed."""
 import pytest
 import torch
-from trainer_factory import make_trainer
+from trainer_factory import make_trainer, next_batches, with_loaders
 
 from nnunetv2_pscm.cli.split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
@@ -24,14 +24,7 @@ def ready(cls, pretrain_fraction=0.0, **attributes):
     attributes.setdefault("aux_rampup_fraction", 0.0)
     trainer = make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=3, **attributes)
     trainer.pretrain_fraction = pretrain_fraction
-    trainer.initialize()
-    trainer.dataloader_train, trainer.dataloader_val = trainer.get_dataloaders()
-    trainer._register_log_keys()
-    return trainer
-
-
-def batches(trainer):
-    return trainer._to_device(next(trainer.dataloader_train)), trainer._to_device(next(trainer.dataloader_unlabeled))
+    return with_loaders(trainer)
 
 
 def grads_of(module):
@@ -40,7 +33,7 @@ def grads_of(module):
 
 def test_every_gradient_path_in_self_training(split):
     trainer = ready(nnUNetTrainerPSCM)
-    loss, logs = trainer.compute_loss(*batches(trainer))
+    loss, logs = trainer.compute_loss(*next_batches(trainer))
     loss.backward()
     assert logs["phase"] == 1.0
     assert set(logs) >= {"loss_labeled", "loss_mix", "loss_bom", "loss_aud", "loss_cf", "psc_changed_fraction", "mask_ratio"}
@@ -74,7 +67,7 @@ def test_outer_optimizer_owns_the_mask_generator_only(split):
 def test_phase_a_uses_labeled_data_only_then_restarts_from_the_pretrained_model(split):
     trainer = ready(nnUNetTrainerPSCM, pretrain_fraction=0.5)
     assert trainer.pretrain_epochs() == 1
-    _, logs = trainer.compute_loss(*batches(trainer))
+    _, logs = trainer.compute_loss(*next_batches(trainer))
     assert logs["phase"] == 0.0 and "psc_changed_fraction" not in logs and "loss_aud" not in logs
     trainer.train_step(next(trainer.dataloader_train))  # a phase-A step: momentum buffers now exist
     assert trainer.optimizer.state
@@ -84,7 +77,7 @@ def test_phase_a_uses_labeled_data_only_then_restarts_from_the_pretrained_model(
     assert all(torch.equal(t, s) for t, s in zip(trainer.teacher.module.parameters(), student))
     assert not trainer.optimizer.state
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(trainer.initial_lr)
-    _, logs = trainer.compute_loss(*batches(trainer))
+    _, logs = trainer.compute_loss(*next_batches(trainer))
     assert logs["phase"] == 1.0 and "psc_changed_fraction" in logs
 
 

@@ -73,7 +73,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
     weight_mix_consistency = 0.1
     weight_ulb_prototype = 0.1
     weight_mix_prototype = 0.1
-    self_normalize_losses = False
+    self_normalize_losses = True  # the released code; the weighted sum lost on the validation fold (README)
     ssl_log_keys = DUCISC_LOG_KEYS
 
     # ------------------------------------------------------------------ setup

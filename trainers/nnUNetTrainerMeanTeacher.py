@@ -39,6 +39,7 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     supports_ignore_label = True
     ssl_log_keys = ("loss_sup", "loss_consistency", "loss_pseudo_label", "pl_confident_fraction",
                     "consistency_ramp")
+    labeled_loss_log_key = "loss_sup"
 
     def consistency_ramp(self) -> float:
         total = self.num_epochs * self.num_iterations_per_epoch

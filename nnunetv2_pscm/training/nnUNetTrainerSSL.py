@@ -63,6 +63,9 @@ class nnUNetTrainerSSL(nnUNetTrainer):
     supports_ignore_label: bool = False
     # every key compute_loss may return in `logs`; logged once per epoch (NaN in epochs without it)
     ssl_log_keys: Tuple[str, ...] = ()
+    # the key under which compute_loss logs nnU-Net's own loss on the plain labeled batch (the contract test checks
+    # that it is exactly that loss, i.e. the labeled signal is never diluted); None: the method does not keep it
+    labeled_loss_log_key: Optional[str] = None
 
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device('cuda')):

@@ -56,6 +56,7 @@ class BCPTrainerBase(nnUNetTrainerSSL):
     structure_min_share = 0.9
     structure_max_cases = 50  # labeled cases read for the structure test (a sample is enough)
     ssl_log_keys = BCP_LOG_KEYS
+    labeled_loss_log_key = "loss_labeled"
     # found at train start from the labeled cases (nnU-Net rebuilds trainers from their exact __init__ signature,
     # so state that is not an __init__ argument starts as a class default)
     single_structure_classes: Optional[List[int]] = None

@@ -75,6 +75,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
     weight_mix_prototype = 0.1
     self_normalize_losses = True  # the released code; the weighted sum lost on the validation fold (README)
     ssl_log_keys = DUCISC_LOG_KEYS
+    labeled_loss_log_key = "loss_sup"
 
     # ------------------------------------------------------------------ setup
     def aligned_scales(self) -> int:

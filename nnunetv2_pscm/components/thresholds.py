@@ -27,12 +27,13 @@ class SelfAwareThresholds(nn.Module):
 
     @torch.no_grad()
     def update(self, scale: int, student_probs: torch.Tensor, teacher_labels: torch.Tensor) -> None:
-        """student_probs (B, C, ...) detached probabilities, teacher_labels (B, 1, ...) integer pseudo-labels."""
-        labels = teacher_labels[:, 0].long()
-        for c in range(self.values.shape[1]):
-            where = labels == c
-            if not where.any():
-                continue
-            mean_confidence = student_probs[:, c][where].float().mean()
-            new = self.momentum * self.values[scale, c] + (1 - self.momentum) * mean_confidence
-            self.values[scale, c] = new.clamp(self.lower, self.upper)
+        """student_probs (B, C, ...) detached probabilities, teacher_labels (B, 1, ...) integer pseudo-labels.
+        Vectorised over classes (no per-class loop, no device synchronisation in the training step)."""
+        num_classes = self.values.shape[1]
+        where = nn.functional.one_hot(teacher_labels[:, 0].long(), num_classes).movedim(-1, 1).float()  # (B, C, ...)
+        axes = (0, *range(2, where.ndim))
+        count = where.sum(axes)
+        mean_confidence = (student_probs.float() * where).sum(axes) / count.clamp_min(1.0)
+        moved = (self.momentum * self.values[scale] + (1 - self.momentum) * mean_confidence).clamp(self.lower,
+                                                                                                   self.upper)
+        self.values[scale] = torch.where(count > 0, moved, self.values[scale])

@@ -34,7 +34,8 @@ class DemoSettings:
     device: str = "cpu"
     seed: int = 0
     # synthetic dataset: "2d" multi-class heart-like slices (default: 800 iterations of all four models fit in
-    # 10 minutes on 2 CPU cores; 1000 took 10.5 minutes once PSCM's step grew with the SSL-gain recipe) or "3d" binary organ among look-alikes (3d_fullres; ~12 minutes at 500 iterations)
+    # 10 minutes on 2 CPU cores; 1000 took 10.5 minutes once PSCM's step grew with the SSL-gain recipe) or "3d"
+    # binary organ among look-alikes (3d_fullres; ~12 minutes at 500 iterations)
     kind: str = "2d"
 
     @property

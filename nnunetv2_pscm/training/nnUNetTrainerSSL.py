@@ -44,6 +44,7 @@ from nnunetv2_pscm.data.split_file import SplitError, load_splits, validate_ssl_
 from nnunetv2_pscm.data.unlabeled_dataset import UnlabeledImageDataset
 from nnunetv2_pscm.data.unlabeled_loader import nnUNetUnlabeledDataLoader
 from nnunetv2_pscm.data.unlabeled_preprocessing import list_preprocessed_unlabeled_ids
+from nnunetv2_pscm.training.checkpoint_files import read_checkpoint, write_checkpoint_atomically
 from nnunetv2_pscm.training.ddp import all_reduce_gradients, all_reduce_mean, broadcast_module, per_rank_batch_size
 from nnunetv2_pscm.training.ssl_progress_plot import plot_ssl_progress
 
@@ -390,14 +391,15 @@ class nnUNetTrainerSSL(nnUNetTrainer):
             SSL_STATE_KEY: self.ssl_state_dict(),
         }
         # write then rename: a crash while saving never destroys the previous checkpoint
-        torch.save(checkpoint, filename + ".tmp")
-        os.replace(filename + ".tmp", filename)
+        write_checkpoint_atomically(checkpoint, filename)
 
     def load_checkpoint(self, filename_or_checkpoint) -> None:
         if not isinstance(filename_or_checkpoint, str):
             raise TypeError("load_checkpoint expects a checkpoint file name")
+        # a message naming the file if it is empty or truncated (an interrupted save), not a traceback in torch.load;
+        # nnU-Net 2.8.1's load_checkpoint accepts only a file name in practice (a dict leaves its variable unset)
+        checkpoint = read_checkpoint(filename_or_checkpoint, map_location=self.device)
         super().load_checkpoint(filename_or_checkpoint)
-        checkpoint = torch.load(filename_or_checkpoint, map_location=self.device, weights_only=False)
         state = checkpoint.get(SSL_STATE_KEY)
         if state is None:
             self.print_to_log_file(f"{filename_or_checkpoint} holds no semi-supervised state (a stock checkpoint?): "

@@ -19,7 +19,7 @@ patches together. Exported weights: the student.
 import torch
 
 from nnunetv2_pscm.components.consistency import probabilities, probability_mse, with_clamped_noise
-from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution
+from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution, stock_loss_input
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy
@@ -48,8 +48,7 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     def compute_loss(self, labeled, unlabeled):
         n_labeled = labeled["data"].shape[0]
         outputs = as_list(self.student_forward(torch.cat((labeled["data"], unlabeled["data"]))))
-        loss_sup = self.loss([o[:n_labeled] for o in outputs] if self.enable_deep_supervision
-                             else outputs[0][:n_labeled], labeled["target"])
+        loss_sup = self.loss(stock_loss_input(outputs, self.enable_deep_supervision, n_labeled), labeled["target"])
 
         teacher_input = with_clamped_noise(unlabeled["data_weak"], self.teacher_input_noise_std,
                                            self.teacher_input_noise_clamp)

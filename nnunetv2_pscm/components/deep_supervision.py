@@ -1,6 +1,6 @@
 """nnU-Net's deep supervision, for losses nnU-Net does not have: one place that unwraps its output lists and
 brings targets and voxel maps to every output's resolution the way nnU-Net downsamples its own targets."""
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -14,6 +14,13 @@ def as_list(outputs) -> List[torch.Tensor]:
 def full_resolution(outputs) -> torch.Tensor:
     """The full-resolution element of a (possibly deep-supervised) output or target."""
     return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
+def stock_loss_input(outputs, deep_supervision: bool, first: Optional[int] = None):
+    """What nnU-Net's own loss takes from a network output, optionally only its first `first` samples (the labeled
+    part of a batch that shares one student pass): every scale under deep supervision, else full resolution."""
+    scales = [o[:first] for o in as_list(outputs)]
+    return scales if deep_supervision else scales[0]
 
 
 def resize_nearest(volume: torch.Tensor, size: Sequence[int]) -> torch.Tensor:

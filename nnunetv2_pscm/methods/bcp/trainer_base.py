@@ -27,7 +27,7 @@ import torch
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 
 from nnunetv2_pscm.components.copy_paste import bidirectional_copy_paste, random_cuboid_mask
-from nnunetv2_pscm.components.deep_supervision import as_list, deep_supervised, full_resolution
+from nnunetv2_pscm.components.deep_supervision import as_list, deep_supervised, full_resolution, stock_loss_input
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels, keep_largest_component
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.components.weighted_losses import region_normalised_ce_dice
@@ -176,7 +176,7 @@ class BCPTrainerBase(nnUNetTrainerSSL):
 
         n_l, n_mix = x_l.shape[0], x_mix.shape[0]
         seg, aux_skips = self._student_pass([x_l, x_mix] + aux_inputs, n_l + n_mix)
-        loss_labeled = self.loss([o[:n_l] for o in seg] if self.enable_deep_supervision else seg[0][:n_l], target_l)
+        loss_labeled = self.loss(stock_loss_input(seg, self.enable_deep_supervision, n_l), target_l)
         loss_mix = self._mixed_loss([o[n_l:] for o in seg], y_mix, gt_region, pseudo_region)
         mix_weight = self.current_mix_weight()
         total = self.labeled_loss_weight * loss_labeled + mix_weight * loss_mix

@@ -43,7 +43,7 @@ import torch
 
 from nnunetv2_pscm.components.boundary import one_hot
 from nnunetv2_pscm.components.consistency import with_clamped_noise
-from nnunetv2_pscm.components.deep_supervision import as_list, resize_soft
+from nnunetv2_pscm.components.deep_supervision import as_list, resize_soft, stock_loss_input
 from nnunetv2_pscm.components.feature_hooks import capture_outputs
 from nnunetv2_pscm.components.mixup import linear_blend, sample_blend_weights
 from nnunetv2_pscm.components.prototypes import prototype_alignment_mse, soft_class_prototypes
@@ -134,7 +134,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
         deep = self.enable_deep_supervision
         if self.in_warmup():
             outputs = as_list(self.student_forward(x_l))
-            loss_sup = self.loss(outputs if deep else outputs[0], target_l)
+            loss_sup = self.loss(stock_loss_input(outputs, deep), target_l)
             return loss_sup, {"phase": torch.tensor(0.0), "loss_sup": loss_sup}
 
         targets_l, x_u = as_list(target_l), unlabeled["data"]
@@ -149,7 +149,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
                                 lam)
 
         outputs, features = self.student_pass_with_features(torch.cat((x_l, x_u, x_mix)))
-        loss_sup = self.loss([o[:n_l] for o in outputs] if deep else outputs[0][:n_l], target_l)
+        loss_sup = self.loss(stock_loss_input(outputs, deep, n_l), target_l)
         parts = {k: [] for k in ("ulb", "mix", "ulb_proto", "mix_proto")}
         certain_full = None
         for s in range(min(self.aligned_scales(), len(outputs), len(teacher_probs))):

@@ -4,14 +4,17 @@ Input: one row per run (see `run_row`), i.e. the foreground means of that run's 
 not depend on the distance unit; HD95/ASD/ASSD are reported in voxels and in mm. std is the sample standard
 deviation (ddof=1) over runs; with a single run it is undefined (empty in the CSV, omitted in the markdown).
 Runs whose surface metric is undefined (an empty prediction on every case) are skipped in that metric's mean;
-`<metric>_n` says how many runs entered it.
+`<metric>_n` says how many runs entered it, and the markdown cell says "(n=2 of 3 runs)" where that is fewer
+than all. Within a run, HD95/ASD/ASSD are means over the case x class values where they are defined (exactly
+one mask empty leaves them undefined, never 0): `surface_undefined` of `surface_values` says how many were
+left out, and the markdown lists every row where any were.
 """
 from __future__ import annotations
 
 import csv
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -31,12 +34,29 @@ METRIC_COLUMNS = (
 MARKDOWN_METRICS = ("dice", "jaccard", "hd95_voxel", "asd_voxel", "hd95_mm", "asd_mm")
 TEST_BANNER = "TEST SET — not used for model selection"
 VALIDATION_LABEL = "validation (nnU-Net fold validation)"
+# surface distances are undefined together (one mask empty) and in every unit alike: one count per run covers them
+SURFACE_COUNT_KEYS = ("surface_undefined", "surface_values")
 RUN_KEYS = ("run_id", "fold", "base_fold", "method", "trainer", "nnunet_trainer", "role", "setting", "num_labeled",
             "fraction", "preset", "seed", "num_cases")
 
 
+def _is_undefined(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def surface_counts(summary: dict) -> Tuple[Optional[int], Optional[int]]:
+    """(undefined, all) case x class HD95 values of an evaluation summary (JSON: None, in memory: NaN);
+    (None, None) for a summary without per-case values."""
+    if "per_case" not in summary:
+        return None, None
+    hd95 = [next(iter(per_mode.values()), {}).get("hd95") for case in summary["per_case"]
+            for per_mode in case["metrics"].values()]
+    return sum(_is_undefined(v) for v in hd95), len(hd95)
+
+
 def run_row(run: Run, summary: dict) -> Dict[str, object]:
-    """One run's foreground means (over classes, nanmean over cases) as a flat row."""
+    """One run's foreground means (over classes, nanmean over cases) as a flat row, with how many case x class
+    values its surface-distance means left out as undefined."""
     row = {"run_id": run.run_id, "fold": run.fold, "base_fold": run.base_fold, "method": run.method,
            "trainer": run.trainer, "nnunet_trainer": run.nnunet_trainer, "role": run.role, "setting": run.setting,
            "num_labeled": run.num_labeled, "fraction": run.fraction, "preset": run.preset, "seed": run.seed,
@@ -44,6 +64,7 @@ def run_row(run: Run, summary: dict) -> Dict[str, object]:
     for key, metric, mode, _ in METRIC_COLUMNS:
         value = summary["foreground_mean"].get(mode, {}).get(metric, {}).get("mean")
         row[key] = float("nan") if value is None else float(value)
+    row.update(zip(SURFACE_COUNT_KEYS, surface_counts(summary)))
     return row
 
 
@@ -85,6 +106,9 @@ def aggregate(rows: Sequence[dict]) -> List[Dict[str, object]]:
         for key, *_ in METRIC_COLUMNS:
             stats = _stats([r[key] for r in group])
             entry.update({f"{key}_mean": stats["mean"], f"{key}_std": stats["std"], f"{key}_n": stats["n"]})
+        for key in SURFACE_COUNT_KEYS:  # unknown (None) if any run did not count them
+            counts = [r.get(key) for r in group]
+            entry[key] = None if any(c is None for c in counts) else sum(counts)
         table.append(entry)
     return table
 
@@ -108,8 +132,29 @@ def format_mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def mean_std_with_run_count(entry: dict, key: str, digits: int) -> str:
+    """format_mean_std, plus "(n=2 of 3 runs)" where fewer runs than all had the metric defined."""
+    text = format_mean_std(entry[f"{key}_mean"], entry[f"{key}_std"], digits)
+    defined, runs = entry[f"{key}_n"], entry["n_runs"]
+    if defined == runs:
+        return text
+    return f"{text} (n={defined} of {runs} {'run' if runs == 1 else 'runs'})"
+
+
+def undefined_surface_lines(table: Sequence[dict]) -> List[str]:
+    """Markdown lines naming every row whose surface-distance means left out undefined values (none: no lines)."""
+    rows = [e for e in table if e.get("surface_undefined")]
+    if not rows:
+        return []
+    lines = ["Surface distances undefined (exactly one mask empty): left out of HD95/ASD/ASSD, never counted as 0.", ""]
+    lines += [f"- {labeled_label(e)} labeled, {e['method']}: {e['surface_undefined']} of {e['surface_values']} "
+              "case × class values" for e in rows]
+    return lines + [""]
+
+
 def write_results_csv(table: Sequence[dict], path: str, evaluated_on: str) -> None:
     columns = ["evaluated_on", "setting", "labeled", "method", "trainer", "role", "num_labeled", "fraction", "n_runs"]
+    columns += list(SURFACE_COUNT_KEYS)
     columns += [f"{key}_{s}" for key, *_ in METRIC_COLUMNS for s in ("mean", "std", "n")]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -121,7 +166,7 @@ def write_results_csv(table: Sequence[dict], path: str, evaluated_on: str) -> No
 
 
 def write_runs_csv(rows: Sequence[dict], path: str, evaluated_on: str) -> None:
-    columns = ["evaluated_on"] + list(RUN_KEYS) + [key for key, *_ in METRIC_COLUMNS]
+    columns = ["evaluated_on"] + list(RUN_KEYS) + [key for key, *_ in METRIC_COLUMNS] + list(SURFACE_COUNT_KEYS)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
@@ -142,10 +187,10 @@ def write_results_markdown(table: Sequence[dict], path: str, title: str, notes: 
     lines.append("| labeled | method | runs | " + " | ".join(headers[k] for k in MARKDOWN_METRICS) + " |")
     lines.append("|" + "---|" * (3 + len(MARKDOWN_METRICS)))
     for entry in table:
-        cells = [format_mean_std(entry[f"{k}_mean"], entry[f"{k}_std"], 4 if k in ("dice", "jaccard") else 2)
-                 for k in MARKDOWN_METRICS]
+        cells = [mean_std_with_run_count(entry, k, 4 if k in ("dice", "jaccard") else 2) for k in MARKDOWN_METRICS]
         lines.append(f"| {labeled_label(entry)} | {entry['method']} | {entry['n_runs']} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± sample std over base folds × seeds (one value: a single run). Dice/Jaccard: foreground mean "
+    lines += [""] + undefined_surface_lines(table)
+    lines += ["Mean ± sample std over base folds × seeds (one value: a single run). Dice/Jaccard: foreground mean "
               "over classes; HD95/ASD in voxels and mm (medpy conventions, see nnunetv2_pscm.evaluation). "
               "'labeled only' = stock nnUNetTrainer on the labeled cases of the same fold; 'full labels' = stock "
               "nnUNetTrainer on every training case of the base fold (presets: every training case but the validation "

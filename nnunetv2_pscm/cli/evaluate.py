@@ -7,26 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
 DEFAULT_SUMMARY_NAME = "summary_pscm.json"  # not nnU-Net's summary.json, which its own tools read back
-
-
-def _format(value) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
-
-
-def _print_foreground_means(summary: dict) -> None:
-    print(f"{summary['num_cases']} cases, postprocessing: {summary['postprocessing']}")
-    for mode, metrics in summary["foreground_mean"].items():
-        parts = [f"{name} {_format(entry['mean'])}" for name, entry in metrics.items()]
-        print(f"foreground mean [{mode}]: " + ", ".join(parts))
-    for class_name, entry in summary["mean"].items():
-        n_undefined = entry[summary["modes"][0]]["hd95"]["n_undefined"]
-        if n_undefined:
-            print(f"  {class_name}: surface metrics undefined (exactly one mask empty) in {n_undefined} case(s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nnUNetv2_pscm_evaluate",
         description="Per case and class: Dice, Jaccard, HD95 (pooled), ASD (directed pred->ref), ASSD, as medpy "
         "computes them, in voxel and/or mm units. Both masks empty: Dice=Jaccard=1, distances 0. One mask empty: "
-        "Dice=Jaccard=0, distances undefined (null in JSON, empty in CSV); means are nanmeans with n_undefined.",
+        "Dice=Jaccard=0, distances undefined (null in JSON, empty in CSV); means are over the defined values, "
+        "printed with their count, e.g. '12.3000 (n=7 of 8)'. Every case's reference and prediction must agree in "
+        "shape, spacing, origin and direction.",
     )
     parser.add_argument("-ref", required=True, metavar="REF_DIR", help="folder with the reference segmentations")
     parser.add_argument(
@@ -61,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate only the cases present in PRED (e.g. a fold's validation folder against gt_segmentations); "
         "by default every reference case must have a prediction",
     )
+    parser.add_argument(
+        "--ignore_origin_direction",
+        action="store_true",
+        help="do not require reference and prediction to share origin and direction (shape and spacing are still "
+        "checked): only for data whose label headers disagree with their images while the arrays are aligned, "
+        "which nnU-Net's integrity check merely warns about; the summary records origin_direction_checked=false",
+    )
     parser.add_argument("-np", type=int, default=1, metavar="N", help="worker processes over cases (default 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return parser
@@ -70,6 +63,7 @@ def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
     from nnunetv2_pscm.evaluation import EvaluationInputError, evaluate_folders
     from nnunetv2_pscm.evaluation.dataset_classes import load_dataset_json_for
+    from nnunetv2_pscm.evaluation.summary import summary_lines
 
     try:
         if args.djfile is not None:
@@ -100,10 +94,13 @@ def main(argv=None) -> None:
             output_json=output_json,
             output_csv=args.csv,
             cases_from_pred=args.cases_from_pred,
+            check_origin_direction=not args.ignore_origin_direction,
         )
     except (EvaluationInputError, ValueError) as error:
         sys.exit(f"nnUNetv2_pscm_evaluate: error: {error}")
-    _print_foreground_means(summary)
+    print("\n".join(summary_lines(summary)))
+    if args.ignore_origin_direction:
+        print("origin and direction were NOT checked (--ignore_origin_direction)")
     print(f"summary written to {output_json}" + (f", CSV to {args.csv}" if args.csv else ""))
 
 

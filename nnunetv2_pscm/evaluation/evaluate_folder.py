@@ -10,6 +10,16 @@ Pairing policy (strict, because a silently shrunken test set changes every mean)
 * Per case: shapes must be equal, spacings equal within ``SPACING_RELATIVE_TOLERANCE``, and every value
   of both files must be a label declared in dataset.json (background, labels, ignore). Errors name the case
   and the file(s).
+* Per case, both files must also lie on the same grid in space: origin and direction equal within a tolerance,
+  as nnU-Net's ``verify_dataset_integrity`` compares them (SimpleITK's origin/direction; for nibabel readers
+  the affine's translation and its column directions). The arrays are compared voxel by voxel, so a
+  prediction that was flipped or shifted in its header would otherwise be scored against the wrong anatomy.
+  The tolerances accept float noise (NIfTI stores its geometry as float32, and tools round differently):
+  origins within ``ORIGIN_TOLERANCE_FRACTION_OF_VOXEL`` of the smallest spacing, direction cosines within
+  ``DIRECTION_ABSOLUTE_TOLERANCE``. Formats without geometry (PNG, TIFF) have only shape and spacing to
+  compare. Opt-out: ``check_origin_direction=False`` (CLI ``--ignore_origin_direction``) for datasets whose
+  label headers disagree with their images (nnU-Net's integrity check only warns about that, and its
+  predictions carry the image's header); the summary records ``origin_direction_checked``.
 
 Spatial axes of length 1 are dropped before the metrics (with their spacing): nnU-Net represents a 2D
 image as a single-slice 3D array, and an erosion across a length-1 axis would make every voxel a surface
@@ -22,7 +32,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Dict, List, Optional, Sequence, Tuple, Type
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -40,6 +50,10 @@ from nnunetv2_pscm.evaluation.metrics import (
 from nnunetv2_pscm.evaluation.summary import aggregate_rows, write_summary_json, write_tidy_csv
 
 SPACING_RELATIVE_TOLERANCE = 1e-5
+# float32 headers differ by ~1e-6 mm; a real shift is a sizeable part of a voxel (physical units of the image)
+ORIGIN_TOLERANCE_FRACTION_OF_VOXEL = 1e-3
+# direction cosines are unitless; float32 round-trips of a rotation stay within ~1e-7
+DIRECTION_ABSOLUTE_TOLERANCE = 1e-5
 POSTPROCESSING_NONE = "none"
 POSTPROCESSING_LCC = "largest_connected_component_per_class"
 
@@ -62,7 +76,65 @@ EMPTY_MASK_POLICY = {
 
 
 class EvaluationInputError(ValueError):
-    """Bad evaluation input: unpaired cases, mismatched shapes/spacings, undeclared label values."""
+    """Bad evaluation input: unpaired cases, mismatched shapes/spacings/origins/directions, undeclared labels."""
+
+
+class Geometry(NamedTuple):
+    """Where an image lies in space besides its spacing: origin and flattened direction matrix."""
+
+    origin: Tuple[float, ...]
+    direction: Tuple[float, ...]
+
+
+def geometry_from_properties(properties: dict) -> Optional[Geometry]:
+    """Origin and direction from the properties an nnU-Net reader returns; ``None`` if the format has none.
+
+    SimpleITK readers report them under ``sitk_stuff``. Nibabel readers report the affine, whose columns are
+    direction x spacing: the columns are normalised, spacing is compared on its own.
+    """
+    if "sitk_stuff" in properties:
+        header = properties["sitk_stuff"]
+        return Geometry(tuple(float(v) for v in header["origin"]), tuple(float(v) for v in header["direction"]))
+    if "nibabel_stuff" in properties:
+        affine = np.asarray(properties["nibabel_stuff"]["original_affine"], dtype=np.float64)
+        linear = affine[:-1, :-1]
+        column_norms = np.linalg.norm(linear, axis=0)
+        direction = linear / np.where(column_norms > 0, column_norms, 1.0)  # a zero column stays zero
+        return Geometry(tuple(affine[:-1, -1].tolist()), tuple(direction.ravel().tolist()))
+    return None  # PNG, TIFF, ...: no origin or direction to compare
+
+
+def _rounded(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def check_same_grid(
+    case_id: str,
+    ref_file: str,
+    pred_file: str,
+    ref_geometry: Optional[Geometry],
+    pred_geometry: Optional[Geometry],
+    spacing: Sequence[float],
+) -> None:
+    """Raise unless reference and prediction share origin and direction (within the module's tolerances).
+
+    Raises:
+        EvaluationInputError: naming the case, both files and both values.
+    """
+    if ref_geometry is None or pred_geometry is None:
+        return
+    origin_tolerance = ORIGIN_TOLERANCE_FRACTION_OF_VOXEL * min(float(s) for s in spacing)
+    for name, ref_values, pred_values, tolerance in (
+        ("origin", ref_geometry.origin, pred_geometry.origin, origin_tolerance),
+        ("direction", ref_geometry.direction, pred_geometry.direction, DIRECTION_ABSOLUTE_TOLERANCE),
+    ):
+        if len(ref_values) == len(pred_values) and np.allclose(ref_values, pred_values, rtol=0, atol=tolerance):
+            continue
+        raise EvaluationInputError(
+            f"case {case_id}: {name} mismatch, reference {ref_file} {_rounded(ref_values)} vs prediction "
+            f"{pred_file} {_rounded(pred_values)} (tolerance {tolerance:g}): the two are not on the same grid "
+            "(check_origin_direction=False / --ignore_origin_direction skips this check)"
+        )
 
 
 def find_case_files(folder: str, file_ending: str) -> Dict[str, str]:
@@ -145,15 +217,24 @@ def _drop_singleton_axes(segmentation: np.ndarray, spacing: Sequence[float]) -> 
 
 
 def load_case_pair(
-    case_id: str, ref_file: str, pred_file: str, reader_class: Type, classes: EvaluationClasses
+    case_id: str,
+    ref_file: str,
+    pred_file: str,
+    reader_class: Type,
+    classes: EvaluationClasses,
+    check_origin_direction: bool = True,
 ) -> Tuple[np.ndarray, np.ndarray, Tuple[float, ...]]:
     """Read and validate one reference/prediction pair.
+
+    Args:
+        check_origin_direction: compare origin and direction too (module docstring); shape and spacing always.
 
     Returns:
         ``(ref, pred, spacing)`` with singleton spatial axes dropped; arrays are int32 label maps.
 
     Raises:
-        EvaluationInputError: on shape/spacing mismatch or undeclared label values (naming case and files).
+        EvaluationInputError: on shape/spacing/origin/direction mismatch or undeclared label values (naming case
+            and files).
     """
     reader = reader_class()
     loaded = {}
@@ -171,9 +252,10 @@ def load_case_pair(
                 f"case {case_id}: {role} {path} contains label values {undeclared} that dataset.json does not "
                 f"declare (declared: {sorted(classes.allowed_values)})"
             )
-        loaded[role] = (segmentation, tuple(float(s) for s in properties["spacing"]))
+        loaded[role] = (segmentation, tuple(float(s) for s in properties["spacing"]), properties)
 
-    (ref, ref_spacing), (pred, pred_spacing) = loaded["reference"], loaded["prediction"]
+    ref, ref_spacing, ref_properties = loaded["reference"]
+    pred, pred_spacing, pred_properties = loaded["prediction"]
     if ref.shape != pred.shape:
         raise EvaluationInputError(
             f"case {case_id}: shape mismatch, reference {ref_file} {ref.shape} vs prediction {pred_file} {pred.shape}"
@@ -184,6 +266,15 @@ def load_case_pair(
         raise EvaluationInputError(
             f"case {case_id}: spacing mismatch, reference {ref_file} {ref_spacing} vs "
             f"prediction {pred_file} {pred_spacing}"
+        )
+    if check_origin_direction:
+        check_same_grid(
+            case_id,
+            ref_file,
+            pred_file,
+            geometry_from_properties(ref_properties),
+            geometry_from_properties(pred_properties),
+            ref_spacing,
         )
     ref, spacing = _drop_singleton_axes(ref, ref_spacing)
     pred, _ = _drop_singleton_axes(pred, ref_spacing)
@@ -198,6 +289,7 @@ def evaluate_case(
     classes: EvaluationClasses,
     modes: Sequence[str],
     lcc: bool,
+    check_origin_direction: bool = True,
 ) -> Dict[str, object]:
     """Read, validate and measure one case (top-level so that spawned worker processes can run it).
 
@@ -205,7 +297,7 @@ def evaluate_case(
         ``{"case", "reference_file", "prediction_file", "shape", "spacing", "rows"}`` where ``rows`` are
         the tidy rows of :func:`~nnunetv2_pscm.evaluation.metrics.compute_case_metrics` with ``case`` added.
     """
-    ref, pred, spacing = load_case_pair(case_id, ref_file, pred_file, reader_class, classes)
+    ref, pred, spacing = load_case_pair(case_id, ref_file, pred_file, reader_class, classes, check_origin_direction)
     rows = compute_case_metrics(
         pred,
         ref,
@@ -245,6 +337,7 @@ def evaluate_folders(
     output_csv: Optional[str] = None,
     case_ids: Optional[Sequence[str]] = None,
     cases_from_pred: bool = False,
+    check_origin_direction: bool = True,
 ) -> Dict[str, object]:
     """Dice, Jaccard, HD95, ASD, ASSD of every case and class, with per-class and foreground means.
 
@@ -261,15 +354,18 @@ def evaluate_folders(
             values as empty fields); existing files are replaced.
         case_ids: evaluate exactly these cases (each must exist in both folders).
         cases_from_pred: evaluate the cases present in ``pred_dir`` instead of requiring all of ``ref_dir``.
+        check_origin_direction: require equal origin and direction per case (module docstring); ``False``
+            only for data whose headers are known to disagree while the arrays are aligned.
 
     Returns:
-        The summary: ``postprocessing``, ``modes``, ``conventions``, ``empty_mask_policy``, ``classes``,
-        ``num_cases``, ``per_case`` (``metrics[class][mode][metric]``, NaN where undefined), ``mean``
+        The summary: ``postprocessing``, ``origin_direction_checked``, ``modes``, ``conventions``,
+        ``empty_mask_policy``, ``classes``, ``num_cases``, ``per_case`` (``metrics[class][mode][metric]``, NaN where undefined), ``mean``
         (per class and mode: ``{"mean", "n_undefined", "n"}`` per metric, plus ``empty_counts``) and
-        ``foreground_mean`` (per mode, over classes).
+        ``foreground_mean`` (per mode, over classes; see :func:`~nnunetv2_pscm.evaluation.summary.aggregate_rows`).
 
     Raises:
-        EvaluationInputError: on unpaired cases, shape/spacing mismatches or undeclared label values.
+        EvaluationInputError: on unpaired cases, shape/spacing/origin/direction mismatches or undeclared label
+            values.
         ValueError: on invalid modes or a dataset.json without ``file_ending``/``labels``.
     """
     from nnunetv2.imageio.reader_writer_registry import determine_reader_writer_from_dataset_json
@@ -293,7 +389,7 @@ def evaluate_folders(
     except RuntimeError as error:
         raise EvaluationInputError(f"no nnU-Net reader can open {example_file}: {error}") from error
 
-    jobs = [(c, ref_files[c], pred_files[c], reader_class, classes, modes, lcc) for c in cases]
+    jobs = [(c, ref_files[c], pred_files[c], reader_class, classes, modes, lcc, check_origin_direction) for c in cases]
     if num_processes > 1 and len(jobs) > 1:
         # spawn: safe with torch/threads in the parent and identical on every OS
         with multiprocessing.get_context("spawn").Pool(min(num_processes, len(jobs))) as pool:
@@ -309,6 +405,7 @@ def evaluate_folders(
         "file_ending": file_ending,
         "modes": list(modes),
         "postprocessing": POSTPROCESSING_LCC if lcc else POSTPROCESSING_NONE,
+        "origin_direction_checked": bool(check_origin_direction),
         "conventions": CONVENTIONS,
         "empty_mask_policy": EMPTY_MASK_POLICY,
         "classes": [{"name": n, "label_or_region": v} for n, v in zip(classes.names, classes.labels_or_regions)],

@@ -6,8 +6,11 @@ Means and undefined values:
   of cases where it was NaN (exactly one mask empty), "n": number of cases}``. ``mean`` is ``null`` when
   every case is undefined.
 * The foreground mean, per mode, is the nanmean over classes of those per-class means, with ``n`` the
-  number of classes and ``n_undefined`` the number of classes whose mean was undefined.
+  number of classes and ``n_undefined`` the number of classes whose mean was undefined, plus ``n_values`` /
+  ``n_values_undefined``: how many case x class values there were and how many of them were undefined.
 * JSON has no NaN, so undefined values are written as ``null``. In the CSV they are empty fields.
+* Printed means (:func:`summary_lines`) carry their count, ``12.3000 (n=7 of 8)`` = mean over the 7 defined
+  of 8 values, or ``NaN (n=0 of 8)``: an undefined distance is never shown as, or averaged as, 0.
 """
 from __future__ import annotations
 
@@ -15,11 +18,11 @@ import csv
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from nnunetv2_pscm.evaluation.metrics import METRIC_NAMES
+from nnunetv2_pscm.evaluation.metrics import METRIC_NAMES, SURFACE_METRIC_NAMES
 
 CSV_COLUMNS: Sequence[str] = ("case", "class", "mode") + tuple(METRIC_NAMES)
 
@@ -47,7 +50,8 @@ def aggregate_rows(
     Returns:
         ``{"mean": {class: {mode: {metric: summary}, "empty_counts": {...}}},
         "foreground_mean": {mode: {metric: summary}}}`` where ``summary`` is
-        ``{"mean", "n_undefined", "n"}``.
+        ``{"mean", "n_undefined", "n"}`` (cases per class; classes in the foreground mean, which also has
+        ``n_values`` and ``n_values_undefined`` over case x class values).
     """
     per_class: Dict[str, Dict] = {}
     for name in class_names:
@@ -69,9 +73,64 @@ def aggregate_rows(
     for mode in modes:
         foreground[mode] = {}
         for metric in METRIC_NAMES:
-            class_means = [per_class[c][mode][metric]["mean"] for c in class_names]
-            foreground[mode][metric] = _summarise([np.nan if m is None else m for m in class_means])
+            of_classes = [per_class[c][mode][metric] for c in class_names]
+            entry = _summarise([np.nan if c["mean"] is None else c["mean"] for c in of_classes])
+            # a class mean over fewer cases looks like any other: say how many values entered at all
+            entry["n_values"] = sum(c["n"] for c in of_classes)
+            entry["n_values_undefined"] = sum(c["n_undefined"] for c in of_classes)
+            foreground[mode][metric] = entry
     return {"mean": per_class, "foreground_mean": foreground}
+
+
+def _mean_text(mean: Optional[float], digits: int) -> str:
+    undefined = mean is None or (isinstance(mean, float) and math.isnan(mean))
+    return "NaN" if undefined else f"{mean:.{digits}f}"
+
+
+def format_mean_with_count(mean: Optional[float], n_defined: int, n_total: int, digits: int = 4) -> str:
+    """``'12.3000 (n=7 of 8)'``; ``'NaN (n=0 of 8)'`` when nothing was defined (``mean`` None or NaN)."""
+    return f"{_mean_text(mean, digits)} (n={n_defined} of {n_total})"
+
+
+def _class_metric_text(name: str, entry: Dict[str, object]) -> str:
+    return f"{name} {format_mean_with_count(entry['mean'], entry['n'] - entry['n_undefined'], entry['n'])}"
+
+
+def _foreground_metric_text(name: str, entry: Dict[str, object]) -> str:
+    if name not in SURFACE_METRIC_NAMES and not entry["n_values_undefined"]:
+        return f"{name} {_mean_text(entry['mean'], 4)}"  # Dice/Jaccard are always defined: a count adds nothing
+    n_defined = entry["n_values"] - entry["n_values_undefined"]
+    return f"{name} {format_mean_with_count(entry['mean'], n_defined, entry['n_values'])}"
+
+
+def summary_lines(summary: Dict[str, object]) -> List[str]:
+    """What ``nnUNetv2_pscm_evaluate`` prints: foreground means per mode with their counts, then, for every class
+    with undefined surface distances, that class's means with counts.
+
+    Args:
+        summary: the dict returned by :func:`~nnunetv2_pscm.evaluation.evaluate_folder.evaluate_folders` or read
+            from its JSON (undefined means are ``None`` there).
+    """
+    lines = [f"{summary['num_cases']} cases, postprocessing: {summary['postprocessing']}"]
+    for mode, metrics in summary["foreground_mean"].items():
+        parts = [_foreground_metric_text(name, entry) for name, entry in metrics.items()]
+        lines.append(f"foreground mean [{mode}]: " + ", ".join(parts))
+    incomplete = [
+        (class_name, mode)
+        for class_name, entry in summary["mean"].items()
+        for mode in summary["modes"]
+        if any(entry[mode][metric]["n_undefined"] for metric in METRIC_NAMES)
+    ]
+    if incomplete:
+        lines.append(
+            "  (n=k of N: the mean is over the k defined of N values (case x class); a surface distance is "
+            "undefined where exactly one mask is empty and is left out, never counted as 0)"
+        )
+    for class_name, mode in incomplete:
+        per_metric = summary["mean"][class_name][mode]
+        parts = [_class_metric_text(name, per_metric[name]) for name in METRIC_NAMES]
+        lines.append(f"  {class_name} [{mode}]: " + ", ".join(parts))
+    return lines
 
 
 def json_safe(value):

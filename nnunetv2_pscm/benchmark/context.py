@@ -34,8 +34,8 @@ def resolve_dataset(config: BenchmarkConfig) -> DatasetContext:
     from nnunetv2.paths import nnUNet_raw, nnUNet_results
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
 
-    from nnunetv2_pscm.cli.split import training_case_ids
     from nnunetv2_pscm.data.locations import preprocessed_dataset_folder, splits_file
+    from nnunetv2_pscm.data.ssl_split import training_case_ids
 
     if not nnUNet_results.is_set():
         raise RuntimeError("The environment variable nnUNet_results is not set; nnU-Net needs it to store the "

@@ -27,7 +27,7 @@ def console_script(name: str) -> str:
 def benchmark_env(base: Optional[dict] = None) -> dict:
     """The user's environment (nnUNet_* variables included) with our trainer folder added to nnUNet_extTrainer,
     keeping any folders already listed there."""
-    from nnunetv2_pscm.cli.trainer_dir import trainer_dir
+    from nnunetv2_pscm.data.trainer_folder import trainer_dir
 
     env = dict(os.environ if base is None else base)
     entries = [e for e in env.get("nnUNet_extTrainer", "").split(os.pathsep) if e]

@@ -35,7 +35,7 @@ class BenchmarkSession:
         self.context: DatasetContext = resolve_dataset(config)
         extra = []
         if config.include_unlabeled_images:
-            from nnunetv2_pscm.cli.split import unlabeled_image_ids
+            from nnunetv2_pscm.data.ssl_split import unlabeled_image_ids
 
             extra = unlabeled_image_ids(self.context.name)
             if not extra:

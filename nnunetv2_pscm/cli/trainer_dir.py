@@ -1,17 +1,7 @@
-"""`nnUNetv2_pscm_trainer_dir`: print the folder to export as `nnUNet_extTrainer`.
-
-nnU-Net (>= 2.8) imports every module of that folder as a top-level module when it looks for a
-trainer class by name, so the folder must hold only our small trainer modules, never site-packages.
-"""
+"""`nnUNetv2_pscm_trainer_dir`: print the folder to export as `nnUNet_extTrainer` (see data/trainer_folder.py)."""
 import argparse
-import os
 
-
-def trainer_dir() -> str:
-    import nnunetv2_pscm.trainers as trainers_package
-
-    # __path__ (not __file__) so that editable installs with a package_dir mapping resolve correctly
-    return os.path.abspath(list(trainers_package.__path__)[0])
+from nnunetv2_pscm.data.trainer_folder import trainer_dir
 
 
 def main(argv=None) -> None:

@@ -2,7 +2,8 @@
 
 Same reader, transpose, crop-to-nonzero, normalization and resampling as nnU-Net's own preprocessing for
 the configuration (we call the plans' preprocessor class), but only the image is written: no label file of
-any kind is created, so nothing stock nnU-Net could mistake for ground truth exists on disk.
+any kind is created, so nothing stock nnU-Net could mistake for ground truth exists on disk. The folder also
+gets a record of the plans that produced it (`preprocessing_record`), which training checks.
 """
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from nnunetv2_pscm.data.locations import (dataset_name, preprocessed_dataset_folder, raw_dataset_folder,
                                           raw_unlabeled_images_folder, unlabeled_preprocessed_folder)
+from nnunetv2_pscm.data.preprocessing_record import write_preprocessing_record
 
 
 class UnlabeledDataError(ValueError):
@@ -59,10 +61,36 @@ def _preprocess_one(case_id: str, image_files: List[str], output_folder: str, pl
     plans_manager = PlansManager(plans)
     configuration_manager = plans_manager.get_configuration(configuration)
     preprocessor = configuration_manager.preprocessor_class(verbose=False)
-    # seg_file=None: nnU-Net's own path for images without labels (it is how test cases are preprocessed)
-    data, _, properties = preprocessor.run_case(image_files, None, plans_manager, configuration_manager, dataset_json)
+    # DefaultPreprocessor.run_case is read_images + run_case_npy; reading ourselves lets a bad file get an
+    # error that names it. seg=None: nnU-Net's own path for images without labels (how test cases are preprocessed)
+    data, properties = read_unlabeled_case(image_files, plans_manager)
+    data, _, properties = preprocessor.run_case_npy(data, None, properties, plans_manager, configuration_manager,
+                                                    dataset_json)
     save_unlabeled_case(data.astype(np.float32, copy=False), properties, join(output_folder, case_id),
                         configuration_manager)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def read_unlabeled_case(image_files: List[str], plans_manager: PlansManager):
+    """(c, x, y, z) image and its properties, with one scalar image per channel file, or an error naming the file."""
+    shown = image_files[0] if len(image_files) == 1 else f"{image_files}"
+    reader = plans_manager.image_reader_writer_class()
+    try:
+        data, properties = reader.read_images(image_files)
+    except Exception as e:  # readers raise anything from RuntimeError to struct.error on a damaged file
+        raise UnlabeledDataError(f"{shown}: cannot be read by {type(reader).__name__} ({type(e).__name__}: "
+                                 f"{_one_line(e) or 'no message'}). Replace or remove it in imagesUnlabeled/ "
+                                 f"and run again.") from None
+    # a vector-valued (e.g. RGB) or 4D file comes back with its components as extra channels or as an extra axis
+    if data.ndim != 4 or data.shape[0] != len(image_files) or len(properties["spacing"]) != 3:
+        raise UnlabeledDataError(f"{shown}: read as an array of shape {tuple(data.shape)}, expected one scalar 2D/3D "
+                                 f"image per channel file ({len(image_files)} file(s)). Vector-valued (e.g. RGB) or 4D "
+                                 f"images must be split into one file per channel (CASE_0000, CASE_0001, ...).")
+    return data, properties
 
 
 def save_unlabeled_case(data: np.ndarray, properties: dict, output_filename_truncated: str,
@@ -114,6 +142,8 @@ def preprocess_unlabeled(dataset_name_or_id, configuration: str, plans_identifie
                 results = [pool.apply_async(_preprocess_one, job) for job in jobs]
                 for r in tqdm(results, desc="Preprocessing unlabeled images"):
                     r.get()
+        # last, so that a folder without its record can only come from an older version, never from a failed run
+        write_preprocessing_record(tmp_folder, plans_identifier, configuration, plans)
         if isdir(output_folder):
             shutil.rmtree(output_folder)
         os.replace(tmp_folder, output_folder)

@@ -40,6 +40,7 @@ from torch._dynamo import OptimizedModule
 from nnunetv2_pscm.components.ema import EMATeacher
 from nnunetv2_pscm.data.augmentation_views import split_geometric_photometric
 from nnunetv2_pscm.data.locations import splits_file, unlabeled_preprocessed_folder
+from nnunetv2_pscm.data.preprocessing_record import check_preprocessing_record
 from nnunetv2_pscm.data.split_file import SplitError, load_splits, validate_ssl_fold
 from nnunetv2_pscm.data.unlabeled_dataset import UnlabeledImageDataset
 from nnunetv2_pscm.data.unlabeled_loader import nnUNetUnlabeledDataLoader
@@ -178,6 +179,8 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         validate_ssl_fold(entry, self.fold, labeled_ids, list_preprocessed_unlabeled_ids(image_folder), split_path)
         dataset = UnlabeledImageDataset({c: self.preprocessed_dataset_folder if c in labeled_ids else image_folder
                                          for c in entry["unlabeled"]})
+        if image_folder in dataset.case_folders.values():
+            self._check_unlabeled_images_match_plans(image_folder)
         for case in dataset.identifiers:
             n_channels = dataset.load_image(case).shape[0]
             if n_channels != self.num_input_channels:
@@ -186,6 +189,14 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         self.print_to_log_file(f"Semi-supervised fold {self.fold}: {len(entry['train'])} labeled, "
                                f"{len(dataset)} unlabeled, {len(entry['val'])} validation cases.")
         return dataset
+
+    def _check_unlabeled_images_match_plans(self, image_folder: str) -> None:
+        # the folder is ours, not nnU-Net's: re-planning re-preprocesses the labeled cases but leaves it as it was
+        warning = check_preprocessing_record(image_folder, self.plans_manager.dataset_name,
+                                             self.plans_manager.plans_name, self.configuration_name,
+                                             self.plans_manager.plans)
+        if warning is not None:
+            self.print_to_log_file(f"WARNING: {warning}")
 
     def get_unlabeled_transforms(self):
         """(geometric, photometric) transforms and the crop size before the spatial transform."""

@@ -9,7 +9,7 @@ import pytest
 from conftest import delete_hidden_labels
 from trainer_factory import make_trainer
 
-from nnunetv2_pscm.cli.split import write_ssl_split
+from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
 

@@ -67,3 +67,37 @@ def test_missing_folder_says_what_to_do(copied_3d):
 def test_unknown_configuration(copied_3d):
     with pytest.raises(UnlabeledDataError, match="available"):
         preprocess_unlabeled(DATASET, "3d_lowresss", num_processes=1)
+
+
+def no_unlabeled_output_left():
+    return not [f for f in os.listdir(preprocessed_dataset_folder(DATASET)) if "unlabeled" in f]
+
+
+@pytest.mark.parametrize("num_processes", [1, 2])  # in-process and through the worker pool (the CLI's default)
+def test_corrupt_image_is_named_and_nothing_is_left(copied_3d, num_processes):
+    with open(join(raw_images(), "broken_0000.nii.gz"), "wb") as f:
+        f.write(b"not an image")
+    with pytest.raises(UnlabeledDataError, match=r"broken_0000\.nii\.gz: cannot be read .*imagesUnlabeled"):
+        preprocess_unlabeled(DATASET, "3d_fullres", num_processes=num_processes)
+    assert no_unlabeled_output_left(), "neither a temporary nor a half-filled output folder may remain"
+
+
+def test_vector_valued_image_is_named(copied_3d):
+    import SimpleITK as sitk
+
+    rgb = sitk.GetImageFromArray(np.zeros((6, 10, 12, 3), dtype=np.float32), isVector=True)
+    sitk.WriteImage(rgb, join(raw_images(), "rgb_0000.nii.gz"))
+    with pytest.raises(UnlabeledDataError, match=r"rgb_0000\.nii\.gz: read as an array of shape .*one file per channel"):
+        preprocess_unlabeled(DATASET, "3d_fullres", num_processes=1)
+    assert no_unlabeled_output_left()
+
+
+def test_failed_overwrite_keeps_the_previous_images(copied_3d):
+    out = preprocess_unlabeled(DATASET, "3d_fullres", num_processes=1)
+    before = sorted(os.listdir(out))
+    with open(join(raw_images(), "broken_0000.nii.gz"), "wb") as f:
+        f.write(b"not an image")
+    with pytest.raises(UnlabeledDataError, match="broken_0000"):
+        preprocess_unlabeled(DATASET, "3d_fullres", num_processes=1, overwrite=True)
+    assert sorted(os.listdir(out)) == before
+    assert [f for f in os.listdir(preprocessed_dataset_folder(DATASET)) if "unlabeled" in f] == [os.path.basename(out)]

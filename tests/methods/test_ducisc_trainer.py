@@ -6,7 +6,7 @@ import torch
 from trainer_factory import make_trainer, next_batches, with_loaders
 
 import nnunetv2_pscm.methods.ducisc.trainer_base as ducisc_module
-from nnunetv2_pscm.cli.split import write_ssl_split
+from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC import nnUNetTrainerDuCiSC
 
 DATASET = 901

@@ -7,7 +7,7 @@ import pytest
 import torch
 from trainer_factory import make_trainer
 
-from nnunetv2_pscm.cli.split import write_ssl_split
+from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.components.ema import ema_decay
 from nnunetv2_pscm.data.split_file import SplitError, write_splits
 from nnunetv2_pscm.data.unlabeled_preprocessing import preprocess_unlabeled

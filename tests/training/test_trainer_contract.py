@@ -13,8 +13,8 @@ import torch
 from trainer_factory import make_trainer
 
 import nnunetv2_pscm.trainers as trainer_package
-from nnunetv2_pscm.cli.split import write_ssl_split
-from nnunetv2_pscm.components.deep_supervision import as_list
+from nnunetv2_pscm.data.ssl_split import write_ssl_split
+from nnunetv2_pscm.components.deep_supervision import as_list, stock_loss_input
 from nnunetv2_pscm.training import nnUNetTrainerSSL
 
 DATASET = 901
@@ -139,5 +139,5 @@ def test_labeled_loss_is_the_stock_loss_on_the_plain_labeled_batch(cls, split, m
     _, logs = trainer.compute_loss(labeled, unlabeled)
     with torch.no_grad():
         outputs = as_list(trainer.student_forward(labeled["data"]))  # InstanceNorm: per-sample, batch-independent
-        alone = trainer.loss(outputs if trainer.enable_deep_supervision else outputs[0], labeled["target"])
+        alone = trainer.loss(stock_loss_input(outputs, trainer.enable_deep_supervision), labeled["target"])
     assert logs[cls.labeled_loss_log_key].item() == pytest.approx(alone.item(), rel=1e-4)

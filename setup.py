@@ -5,9 +5,24 @@ modules as top-level modules through `nnUNet_extTrainer`), but they are installe
 (`nnunetv2_pscm.trainers`, `nnunetv2_pscm.dataset_conversion`) so that we never install top-level
 packages with such generic names.
 """
+import importlib.util
+import sys
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
-CONVERTERS = ["LA", "pancreas", "MSD", "AMOS", "ACDC", "MNMs", "BraTS19", "generic"]
+
+def converter_console_scripts():
+    """nnUNetv2_pscm_convert_* entry points from the converter registry. It is loaded from its file, not imported
+    as part of the package: setup.py runs before numpy, SimpleITK and nnU-Net are installed, and the registry uses
+    the standard library only."""
+    folder = Path(__file__).resolve().parent / "dataset_conversion"
+    spec = importlib.util.spec_from_file_location("_pscm_converter_registry", folder / "registry.py")
+    registry = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = registry  # dataclasses look their module up in sys.modules
+    spec.loader.exec_module(registry)
+    return registry.console_scripts(folder)
+
 
 setup(
     name="nnunetv2_pscm",
@@ -50,6 +65,6 @@ setup(
             "nnUNetv2_pscm_benchmark=nnunetv2_pscm.cli.benchmark:main",
             "nnUNetv2_pscm_demo=nnunetv2_pscm.cli.demo:main",
         ]
-        + [f"nnUNetv2_pscm_convert_{name}=nnunetv2_pscm.cli.convert:convert_{name}" for name in CONVERTERS],
+        + converter_console_scripts(),
     },
 )

@@ -21,9 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, check_same_grid, info, load_shipped_list, map_with_progress, read_h5, read_id_list,
-    read_image, staged_dataset, to_label_array, write_image, write_label, xyz_array_to_image,
+    ConversionError, case_of_image_file, check_same_grid, finite_image, finite_voxels, info, load_shipped_list,
+    map_with_progress, read_h5, read_id_list, read_image, staged_dataset, to_label_array, write_image, write_label,
+    xyz_array_to_image,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_ID_H5 = 901
 DEFAULT_ID_NRRD = 902
@@ -85,9 +87,10 @@ def detect_format(training_folder: Path) -> str:
     return formats.pop()
 
 
-def convert_h5_case(h5_file: str, image_out: str, label_out: str) -> None:
+def convert_h5_case(h5_file: str, image_out: str, label_out: str, replace_nonfinite: float | None = None) -> None:
     arrays = read_h5(h5_file, ("image", "label"))
     image, label = arrays["image"], arrays["label"]
+    image = finite_voxels(image, f"{h5_file} (key 'image')", case_of_image_file(image_out), replace_nonfinite)
     if image.ndim != 3 or image.shape != label.shape:
         raise ConversionError(f"{h5_file}: image shape {image.shape} and label shape {label.shape} differ "
                               f"(expected two equal 3-D arrays).")
@@ -97,10 +100,11 @@ def convert_h5_case(h5_file: str, image_out: str, label_out: str) -> None:
     write_label(np.transpose(label, (2, 1, 0)), itk_image, Path(label_out))
 
 
-def convert_nrrd_case(image_file: str, label_file: str, image_out: str, label_out: str) -> None:
+def convert_nrrd_case(image_file: str, label_file: str, image_out: str, label_out: str,
+                      replace_nonfinite: float | None = None) -> None:
     import SimpleITK as sitk
 
-    image = read_image(image_file)
+    image = finite_image(read_image(image_file), image_file, case_of_image_file(image_out), replace_nonfinite)
     label = read_image(label_file)
     check_same_grid(image, label, image_file, label_file)
     # the challenge masks are 0/255; accept 0/1 copies too
@@ -128,7 +132,8 @@ def _description(fmt: str, test_source: str | None) -> str:
 
 
 def convert_la(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-               num_processes: int = 1, source_format: str = "auto", hold_out_test: bool = True) -> Path:
+               num_processes: int = 1, source_format: str = "auto", hold_out_test: bool = True,
+               replace_nonfinite: float | None = None) -> Path:
     """Convert LA 2018 (h5 release or original nrrd) and return the written dataset folder."""
     training_folder = find_training_folder(Path(input_root))
     fmt = detect_format(training_folder) if source_format == "auto" else source_format
@@ -157,7 +162,8 @@ def convert_la(input_root: str | Path, dataset_id: int | None = None, overwrite:
         for raw_id in cases:
             subset = "Ts" if raw_id in test_set else "Tr"
             case = case_id_for(raw_id)
-            out = {"image_out": str(stage.image_path(subset, case)), "label_out": str(stage.label_path(subset, case))}
+            out = {"image_out": str(stage.image_path(subset, case)), "label_out": str(stage.label_path(subset, case)),
+                   "replace_nonfinite": replace_nonfinite}
             folder = training_folder / raw_id
             if fmt == "h5":
                 jobs.append({"h5_file": str(_h5_file(folder)), **out})
@@ -179,7 +185,16 @@ def convert_la(input_root: str | Path, dataset_id: int | None = None, overwrite:
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_LA()
+CONVERTER = ConverterCommand(
+    name="LA",
+    convert=convert_la,
+    description="Left Atrium 2018 -> nnU-Net. Accepts the SSL h5 release ('2018LA_Seg_Training Set/<ID>/mri_norm2.h5' "
+                "with train.list/test.list next to that folder) or the original 'lgemri.nrrd'/'laendo.nrrd' release. "
+                "Case ids: la_<ID>. Test-list cases go to imagesTs/labelsTs.",
+    default_id="901 (h5), 902 (nrrd)",
+    options=(
+        option("--format", dest="source_format", choices=["auto", "h5", "nrrd"], default="auto"),
+        option("--keep-test-in-imagesTr", dest="hold_out_test", action="store_false",
+               help="put the test-list cases into imagesTr too (default: imagesTs/labelsTs)"),
+    ),
+)

@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, array_to_image, info, load_shipped_list, map_with_progress, read_h5, read_id_list,
-    staged_dataset, to_label_array, write_image, write_label, xyz_array_to_image,
+    ConversionError, array_to_image, case_of_image_file, finite_image, finite_voxels, info, load_nifti,
+    load_shipped_list, map_with_progress, read_h5, read_id_list, staged_dataset, to_label_array, write_image,
+    write_label, xyz_array_to_image,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_IDS = {"dicom": 911, "mcnet_h5": 912, "coranet_h5": 913}
 NAMES = {"dicom": "NIHPancreas", "mcnet_h5": "NIHPancreas_MCNet_h5", "coranet_h5": "NIHPancreas_CoraNet_h5"}
@@ -121,15 +123,16 @@ def dicom_stack_to_image(slices):
     return array_to_image(volume, spacing, positions[0], direction.ravel())
 
 
-def convert_dicom_case(patient_dir: str, label_file: str, image_out: str, label_out: str) -> dict:
-    import nibabel as nib
-
-    label_img = nib.load(label_file)
+def convert_dicom_case(patient_dir: str, label_file: str, image_out: str, label_out: str,
+                       replace_nonfinite: float | None = None) -> dict:
+    label_img = load_nifti(label_file)
     label = np.asarray(label_img.dataobj)  # (x, y, z) = (column, row, slice in InstanceNumber order)
     if label.ndim != 3:
         raise ConversionError(f"{label_file}: expected a 3-D mask, got shape {label.shape}.")
     slices = _read_dicom_series(Path(patient_dir), label.shape[2])
-    image = dicom_stack_to_image(slices)
+    # integer pixels times RescaleSlope: finite unless a header holds NaN/Inf, checked like every other source
+    image = finite_image(dicom_stack_to_image(slices), f"DICOM series in {patient_dir}", case_of_image_file(image_out),
+                         replace_nonfinite)
     if image.GetSize() != label.shape:
         raise ConversionError(f"Image/label shape mismatch: DICOM series in {patient_dir} is {image.GetSize()} "
                               f"(columns, rows, slices) but {label_file} is {label.shape}.")
@@ -167,9 +170,10 @@ def _find_labels(root: Path) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------------------------------ h5 releases
-def convert_h5_case(h5_file: str, image_out: str, label_out: str) -> None:
+def convert_h5_case(h5_file: str, image_out: str, label_out: str, replace_nonfinite: float | None = None) -> None:
     arrays = read_h5(h5_file, ("image", "label"))
     image, label = arrays["image"], arrays["label"]
+    image = finite_voxels(image, f"{h5_file} (key 'image')", case_of_image_file(image_out), replace_nonfinite)
     if image.ndim != 3 or image.shape != label.shape:
         raise ConversionError(f"{h5_file}: image shape {image.shape} and label shape {label.shape} differ.")
     label = to_label_array(label, f"{h5_file} (key 'label')", allowed={0, 1})  # float32 0./1. in MC-Net's files
@@ -219,7 +223,8 @@ def detect_format(root: Path) -> str:
 
 def convert_pancreas(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
                      num_processes: int = 1, source_format: str = "auto", labels_dir: str | Path | None = None,
-                     lists_dir: str | Path | None = None, hold_out_test: str | None = None) -> Path:
+                     lists_dir: str | Path | None = None, hold_out_test: str | None = None,
+                     replace_nonfinite: float | None = None) -> Path:
     root = Path(input_root)
     if not root.is_dir():
         raise ConversionError(f"Input folder {root} does not exist.")
@@ -231,7 +236,7 @@ def convert_pancreas(input_root: str | Path, dataset_id: int | None = None, over
 
     with staged_dataset(dataset_id or DEFAULT_IDS[fmt], NAMES[fmt], overwrite) as stage:
         if fmt == "dicom":
-            test_source = _convert_dicom(root, stage, labels_dir, hold_out_test, num_processes)
+            test_source = _convert_dicom(root, stage, labels_dir, hold_out_test, num_processes, replace_nonfinite)
             channel = "CT"
         else:
             files = _h5_files(root, _MCNET_FILE if fmt == "mcnet_h5" else _CORANET_FILE)
@@ -244,7 +249,7 @@ def convert_pancreas(input_root: str | Path, dataset_id: int | None = None, over
                 subset = "Ts" if number in test_numbers else "Tr"
                 case = case_id_for(number)
                 jobs.append({"h5_file": str(h5), "image_out": str(stage.image_path(subset, case)),
-                             "label_out": str(stage.label_path(subset, case))})
+                             "label_out": str(stage.label_path(subset, case)), "replace_nonfinite": replace_nonfinite})
             map_with_progress(convert_h5_case, jobs, num_processes, description=f"Pancreas ({fmt})")
             channel = "zscore"
         stage.write_dataset_json(
@@ -257,7 +262,8 @@ def convert_pancreas(input_root: str | Path, dataset_id: int | None = None, over
     return stage.final_path
 
 
-def _convert_dicom(root: Path, stage, labels_dir, hold_out_test: str | None, num_processes: int) -> str | None:
+def _convert_dicom(root: Path, stage, labels_dir, hold_out_test: str | None, num_processes: int,
+                   replace_nonfinite: float | None) -> str | None:
     patients = _find_patients(root)
     labels = _find_labels(Path(labels_dir) if labels_dir else root)
     if not labels and not labels_dir:  # the label folder often sits next to Pancreas-CT/
@@ -285,7 +291,8 @@ def _convert_dicom(root: Path, stage, labels_dir, hold_out_test: str | None, num
         case = case_id_for(number)
         subset = "Ts" if case in test_cases else "Tr"
         jobs.append({"patient_dir": str(patients[number]), "label_file": str(labels[number]),
-                     "image_out": str(stage.image_path(subset, case)), "label_out": str(stage.label_path(subset, case))})
+                     "image_out": str(stage.image_path(subset, case)), "label_out": str(stage.label_path(subset, case)),
+                     "replace_nonfinite": replace_nonfinite})
     if not jobs:
         raise ConversionError(f"No PANCREAS_NNNN folder under {root} has a matching label00NN.nii.gz.")
     for result in map_with_progress(convert_dicom_case, jobs, num_processes, description="Pancreas DICOM"):
@@ -294,7 +301,22 @@ def _convert_dicom(root: Path, stage, labels_dir, hold_out_test: str | None, num
     return f"test cases of preset {hold_out_test}" if hold_out_test else None
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_pancreas()
+CONVERTER = ConverterCommand(
+    name="pancreas",
+    convert=convert_pancreas,
+    description="NIH Pancreas-CT -> nnU-Net. Accepts the TCIA DICOM release (Pancreas-CT/PANCREAS_NNNN/... + "
+                "label00NN.nii.gz), the MC-Net 'Pancreas_h5' release (image00NN_norm.h5 + train.list/test.list) or "
+                "the CoraNet/BCP release (00NN.h5 + train_lab.txt/train_unlab.txt/test.txt). Case ids: pancreas_00NN.",
+    default_id="911 (DICOM), 912 (MC-Net h5), 913 (CoraNet h5)",
+    options=(
+        option("--format", dest="source_format", choices=["auto", "dicom", "mcnet_h5", "coranet_h5"], default="auto"),
+        option("--labels", dest="labels_dir", default=None, metavar="DIR",
+               help="DICOM release: folder with label00NN.nii.gz (default: searched under INPUT_ROOT)"),
+        option("--lists", dest="lists_dir", default=None, metavar="DIR",
+               help="h5 releases: folder with the split lists (default: searched near INPUT_ROOT, else the shipped "
+                    "copies)"),
+        option("--hold-out-test", dest="hold_out_test", default=None, metavar="PRESET",
+               help="DICOM release: move the test cases of this preset (Pancreas-6/12, Pancreas-CoraNet-12) to "
+                    "imagesTs/labelsTs"),
+    ),
+)

@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, array_to_image, check_same_grid, info, load_shipped_list, map_with_progress, read_h5,
-    read_id_list, read_image, staged_dataset, to_label_array, write_image, write_label,
+    ConversionError, array_to_image, case_of_image_file, check_same_grid, finite_image, finite_voxels, info,
+    load_shipped_list, map_with_progress, read_h5, read_id_list, read_image, staged_dataset, to_label_array,
+    write_image, write_label,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_ID_ORIGINAL = 921
 DEFAULT_ID_H5 = 922
@@ -69,10 +71,11 @@ def read_info_cfg(path: Path) -> dict[str, str]:
     return entries
 
 
-def convert_original_case(image_file: str, label_file: str | None, image_out: str, label_out: str | None) -> None:
+def convert_original_case(image_file: str, label_file: str | None, image_out: str, label_out: str | None,
+                          replace_nonfinite: float | None = None) -> None:
     import SimpleITK as sitk
 
-    image = read_image(image_file)
+    image = finite_image(read_image(image_file), image_file, case_of_image_file(image_out), replace_nonfinite)
     write_image(image, Path(image_out))
     if label_file:
         label = read_image(label_file)
@@ -81,7 +84,7 @@ def convert_original_case(image_file: str, label_file: str | None, image_out: st
         write_label(array, image, Path(label_out))
 
 
-def _original_jobs(acdc_root: Path, stage) -> tuple[list[dict], dict]:
+def _original_jobs(acdc_root: Path, stage, replace_nonfinite: float | None) -> tuple[list[dict], dict]:
     jobs, metadata = [], {}
     for split, subset in (("training", "Tr"), ("testing", "Ts")):
         folder = acdc_root / split
@@ -104,16 +107,18 @@ def _original_jobs(acdc_root: Path, stage) -> tuple[list[dict], dict]:
                 has_label = label.is_file()
                 jobs.append({"image_file": str(image), "label_file": str(label) if has_label else None,
                              "image_out": str(stage.image_path(subset, case)),
-                             "label_out": str(stage.label_path(subset, case)) if has_label else None})
+                             "label_out": str(stage.label_path(subset, case)) if has_label else None,
+                             "replace_nonfinite": replace_nonfinite})
                 metadata[case] = {"patient": patient_dir.name, "phase": phase, "frame": frame, "split": split,
                                   **{k.lower(): cfg[k] for k in ("Group", "Height", "Weight", "NbFrame") if k in cfg}}
     return jobs, metadata
 
 
 # ------------------------------------------------------------------------------------------ SSL4MIS h5
-def convert_h5_case(h5_file: str, image_out: str, label_out: str) -> None:
+def convert_h5_case(h5_file: str, image_out: str, label_out: str, replace_nonfinite: float | None = None) -> None:
     arrays = read_h5(h5_file, ("image", "label"))  # other keys (e.g. 'scribble') are ignored
     image, label = arrays["image"], arrays["label"]
+    image = finite_voxels(image, f"{h5_file} (key 'image')", case_of_image_file(image_out), replace_nonfinite)
     if image.ndim != 3 or image.shape != label.shape:
         raise ConversionError(f"{h5_file}: expected 3-D (Z, H, W) image and label of equal shape, got "
                               f"{image.shape} and {label.shape}.")
@@ -132,7 +137,7 @@ def _h5_test_ids(h5_folder: Path) -> tuple[set[str], str]:
 
 # ------------------------------------------------------------------------------------------ entry point
 def convert_acdc(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-                 num_processes: int = 1, source_format: str = "auto") -> Path:
+                 num_processes: int = 1, source_format: str = "auto", replace_nonfinite: float | None = None) -> Path:
     root = Path(input_root)
     if not root.is_dir():
         raise ConversionError(f"Input folder {root} does not exist.")
@@ -144,7 +149,7 @@ def convert_acdc(input_root: str | Path, dataset_id: int | None = None, overwrit
 
     if original is not None:
         with staged_dataset(dataset_id or DEFAULT_ID_ORIGINAL, NAME_ORIGINAL, overwrite) as stage:
-            jobs, metadata = _original_jobs(original, stage)
+            jobs, metadata = _original_jobs(original, stage, replace_nonfinite)
             map_with_progress(convert_original_case, jobs, num_processes, description="ACDC")
             stage.write_json("acdc_metadata.json", metadata)
             stage.write_dataset_json({0: "cineMRI"}, LABELS, dataset_name=NAME_ORIGINAL, reference=REFERENCE,
@@ -160,7 +165,7 @@ def convert_acdc(input_root: str | Path, dataset_id: int | None = None, overwrit
                 case = h5.stem
                 subset = "Ts" if case in test_ids else "Tr"
                 jobs.append({"h5_file": str(h5), "image_out": str(stage.image_path(subset, case)),
-                             "label_out": str(stage.label_path(subset, case))})
+                             "label_out": str(stage.label_path(subset, case)), "replace_nonfinite": replace_nonfinite})
             map_with_progress(convert_h5_case, jobs, num_processes, description="ACDC h5")
             stage.write_dataset_json({0: "cineMRI"}, LABELS, dataset_name=NAME_H5, reference=REFERENCE,
                                      description=f"SSL4MIS ACDC h5 volumes (min-max normalised, placeholder spacing "
@@ -172,7 +177,12 @@ def convert_acdc(input_root: str | Path, dataset_id: int | None = None, overwrit
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_ACDC()
+CONVERTER = ConverterCommand(
+    name="ACDC",
+    convert=convert_acdc,
+    description="ACDC -> nnU-Net. Accepts the original release (training/ and testing/ patient folders with Info.cfg) "
+                "or the SSL4MIS h5 release (data/patientNNN_frame0N.h5 + train/val/test.list). Case ids: "
+                "patientNNN_frameNN.",
+    default_id="921 (original), 922 (SSL4MIS h5)",
+    options=(option("--format", dest="source_format", choices=["auto", "original", "h5"], default="auto"),),
+)

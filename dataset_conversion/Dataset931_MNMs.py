@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, array_to_image, info, map_with_progress, staged_dataset, to_label_array, write_image,
-    write_label,
+    ConversionError, array_to_image, case_of_image_file, finite_voxels, info, load_nifti, map_with_progress,
+    staged_dataset, to_label_array, write_image, write_label,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_ID = 931
 NAME = "MNMs"
@@ -73,16 +74,11 @@ def _frame_geometry(affine: np.ndarray) -> tuple[tuple, tuple, tuple]:
 
 
 def convert_mnms_case(image_file: str, label_file: str | None, frames: list[int], image_outs: list[str],
-                      label_outs: list[str | None]) -> list[str]:
-    import nibabel as nib
-
-    try:
-        image = nib.load(image_file)
-    except Exception as e:
-        raise ConversionError(f"Cannot read {image_file}: {e}") from None
+                      label_outs: list[str | None], replace_nonfinite: float | None = None) -> list[str]:
+    image = load_nifti(image_file)
     if len(image.shape) != 4:
         raise ConversionError(f"{image_file}: expected a 4-D cine (x, y, z, t), got shape {image.shape}.")
-    label = nib.load(label_file) if label_file else None
+    label = load_nifti(label_file) if label_file else None
     if label is not None and label.shape != image.shape:
         raise ConversionError(f"Image/label shape mismatch: {image_file} {image.shape} vs {label_file} {label.shape}.")
     spacing, origin, direction = _frame_geometry(image.affine)
@@ -90,7 +86,8 @@ def convert_mnms_case(image_file: str, label_file: str | None, frames: list[int]
     for t, image_out, label_out in zip(frames, image_outs, label_outs):
         if not 0 <= t < image.shape[3]:
             raise ConversionError(f"{image_file}: frame {t} (from the csv, 0-based) is outside 0..{image.shape[3] - 1}.")
-        frame = np.asarray(image.dataobj[..., t])
+        frame = finite_voxels(np.asarray(image.dataobj[..., t]), f"{image_file} (frame {t})",
+                              case_of_image_file(image_out), replace_nonfinite)
         itk_image = array_to_image(np.transpose(frame, (2, 1, 0)), spacing, origin, direction)
         write_image(itk_image, Path(image_out))
         if label is not None:
@@ -111,7 +108,8 @@ def _find_root(root: Path) -> Path:
 
 
 def convert_mnms(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-                 num_processes: int = 1, csv_file: str | Path | None = None, unlabeled_frames: str = "ed_es") -> Path:
+                 num_processes: int = 1, csv_file: str | Path | None = None, unlabeled_frames: str = "ed_es",
+                 replace_nonfinite: float | None = None) -> Path:
     if unlabeled_frames not in ("ed_es", "all"):
         raise ConversionError(f"unlabeled_frames must be 'ed_es' or 'all', got {unlabeled_frames!r}.")
     root = _find_root(Path(input_root))
@@ -135,9 +133,7 @@ def convert_mnms(input_root: str | Path, dataset_id: int | None = None, overwrit
                     raise ConversionError(f"Labeled training case {case_dir} has no {label_file.name}.")
                 row = table.get(code)
                 if subset == "Unlabeled" and unlabeled_frames == "all":
-                    import nibabel as nib
-
-                    frames = list(range(nib.load(str(image_file)).shape[3]))
+                    frames = list(range(load_nifti(image_file).shape[3]))
                     phases = {t: "frame" for t in frames}
                 else:
                     if row is None:
@@ -149,7 +145,8 @@ def convert_mnms(input_root: str | Path, dataset_id: int | None = None, overwrit
                 cases = [f"{code}_frame{t:02d}" for t in frames]
                 jobs.append({"image_file": str(image_file), "label_file": str(label_file) if has_label else None,
                              "frames": frames, "image_outs": [str(stage.image_path(subset, c)) for c in cases],
-                             "label_outs": [str(stage.label_path(subset, c)) if has_label else None for c in cases]})
+                             "label_outs": [str(stage.label_path(subset, c)) if has_label else None for c in cases],
+                             "replace_nonfinite": replace_nonfinite})
                 for case, t in zip(cases, frames):
                     metadata[case] = {"code": code, "frame": t, "phase": phases[t], "subset": folder_name,
                                       "vendor": (row or {}).get("Vendor"), "vendor_name": (row or {}).get("VendorName"),
@@ -169,7 +166,17 @@ def convert_mnms(input_root: str | Path, dataset_id: int | None = None, overwrit
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_MNMs()
+CONVERTER = ConverterCommand(
+    name="MNMs",
+    convert=convert_mnms,
+    description="M&Ms (OpenDataset/ with Training/Labeled, Training/Unlabeled, Validation, Testing and the information "
+                "csv) -> nnU-Net. ED/ES frames from the csv; vendor/centre per case in mnms_metadata.json; "
+                "Training/Unlabeled into imagesUnlabeled. Case ids: <code>_frameNN.",
+    default_id="931",
+    options=(
+        option("--csv", dest="csv_file", default=None, metavar="CSV",
+               help="the M&Ms information csv (default: the csv in INPUT_ROOT)"),
+        option("--unlabeled-frames", dest="unlabeled_frames", choices=["ed_es", "all"], default="ed_es",
+               help="which cine frames of Training/Unlabeled cases become unlabeled images"),
+    ),
+)

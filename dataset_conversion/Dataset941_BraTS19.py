@@ -18,9 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, check_same_grid, info, map_with_progress, read_image, staged_dataset, to_label_array,
-    write_image, write_label,
+    ConversionError, case_of_image_file, check_same_grid, finite_image, info, map_with_progress, read_image,
+    staged_dataset, to_label_array, write_image, write_label,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_IDS = {"regions": 941, "wt": 942}
 NAMES = {"regions": "BraTS19", "wt": "BraTS19_WT_FLAIR"}
@@ -54,7 +55,8 @@ def find_cases(root: Path) -> dict[str, tuple[Path, str]]:
     return cases
 
 
-def convert_brats_case(case_dir: str, task: str, image_outs: list[str], label_out: str) -> None:
+def convert_brats_case(case_dir: str, task: str, image_outs: list[str], label_out: str,
+                       replace_nonfinite: float | None = None) -> None:
     import SimpleITK as sitk
 
     folder = Path(case_dir)
@@ -63,7 +65,7 @@ def convert_brats_case(case_dir: str, task: str, image_outs: list[str], label_ou
     modalities = MODALITIES if task == "regions" else ("flair",)
     for modality, out in zip(modalities, image_outs):
         image_file = _file(folder, modality)
-        image = read_image(image_file)
+        image = finite_image(read_image(image_file), str(image_file), case_of_image_file(out), replace_nonfinite)
         check_same_grid(image, seg, str(image_file), str(seg_file))
         write_image(image, Path(out))
     array = to_label_array(sitk.GetArrayFromImage(seg), str(seg_file), allowed=BRATS_VALUES,
@@ -72,7 +74,8 @@ def convert_brats_case(case_dir: str, task: str, image_outs: list[str], label_ou
 
 
 def convert_brats19(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-                    num_processes: int = 1, task: str = "regions", hold_out_test: str | None = None) -> Path:
+                    num_processes: int = 1, task: str = "regions", hold_out_test: str | None = None,
+                    replace_nonfinite: float | None = None) -> Path:
     if task not in DEFAULT_IDS:
         raise ConversionError(f"Unknown BraTS task {task!r}; use 'regions' or 'wt'.")
     root = Path(input_root)
@@ -96,7 +99,7 @@ def convert_brats19(input_root: str | Path, dataset_id: int | None = None, overw
             subset = "Ts" if case in test_cases else "Tr"
             jobs.append({"case_dir": str(folder), "task": task,
                          "image_outs": [str(stage.image_path(subset, case, c)) for c in CHANNELS[task]],
-                         "label_out": str(stage.label_path(subset, case))})
+                         "label_out": str(stage.label_path(subset, case)), "replace_nonfinite": replace_nonfinite})
         map_with_progress(convert_brats_case, jobs, num_processes, description=f"BraTS19 ({task})")
         stage.write_json("brats19_metadata.json", {case: {"grade": grade} for case, (_, grade) in cases.items()})
         extra = {"regions_class_order": (1, 2, 3)} if task == "regions" else {}
@@ -111,7 +114,16 @@ def convert_brats19(input_root: str | Path, dataset_id: int | None = None, overw
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_BraTS19()
+CONVERTER = ConverterCommand(
+    name="BraTS19",
+    convert=convert_brats19,
+    description="BraTS 2019 (MICCAI_BraTS_2019_Data_Training with HGG/ and LGG/) -> nnU-Net. --task regions: 4 "
+                "modalities, whole tumour / tumour core / enhancing tumour regions; --task wt: the SSL benchmark's "
+                "FLAIR-only binary whole tumour. Case ids: the case folder names (BraTS19_...).",
+    default_id="941 (regions), 942 (wt)",
+    options=(
+        option("--task", dest="task", choices=["regions", "wt"], default="regions"),
+        option("--hold-out-test", dest="hold_out_test", default=None, metavar="PRESET",
+               help="move the test cases of this preset (BraTS19-25/50) to imagesTs/labelsTs"),
+    ),
+)

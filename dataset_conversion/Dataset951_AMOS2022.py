@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, info, map_with_progress, staged_dataset, to_label_array,
+    ConversionError, case_of_image_file, info, load_nifti, map_with_progress, repaired_nifti, staged_dataset,
+    to_label_array,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 DEFAULT_IDS = {"CT": 951, "MRI": 952, "both": 953}
 NAMES = {"CT": "AMOS2022_CT", "MRI": "AMOS2022_MRI", "both": "AMOS2022_CT_MRI"}
@@ -52,11 +54,14 @@ def _scans(folder: Path) -> dict[str, Path]:
     return {m.group(1): p for p in sorted(folder.iterdir()) if (m := _CASE.match(p.name))}
 
 
-def check_and_copy_case(image_file: str, label_file: str | None, image_out: str, label_out: str | None) -> str | None:
+def check_and_copy_case(image_file: str, label_file: str | None, image_out: str, label_out: str | None,
+                        replace_nonfinite: float | None = None) -> str | None:
     import nibabel as nib
 
+    image = load_nifti(image_file)  # copied, not converted: this is where a truncated file is caught
+    repaired = repaired_nifti(image, image_file, case_of_image_file(image_out), replace_nonfinite)
     if label_file:
-        image, label = nib.load(image_file), nib.load(label_file)
+        label = load_nifti(label_file)
         if image.shape != label.shape:
             raise ConversionError(f"Image/label shape mismatch: {image_file} {image.shape} vs {label_file} {label.shape}.")
         to_label_array(np.asarray(label.dataobj), label_file, allowed=range(16))
@@ -65,12 +70,16 @@ def check_and_copy_case(image_file: str, label_file: str | None, image_out: str,
             f"{label_file}: affine differs from its image's; nnU-Net reorients both to RAS, check the overlay.")
     else:
         warning = None
-    shutil.copy(image_file, image_out)
+    if repaired is None:
+        shutil.copy(image_file, image_out)
+    else:
+        nib.save(repaired, image_out)
     return warning
 
 
 def convert_amos(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-                 num_processes: int = 1, modality: str = "CT", unlabeled_dirs=None) -> Path:
+                 num_processes: int = 1, modality: str = "CT", unlabeled_dirs=None,
+                 replace_nonfinite: float | None = None) -> Path:
     if modality not in DEFAULT_IDS:
         raise ConversionError(f"modality must be 'CT', 'MRI' or 'both', got {modality!r}.")
     root = Path(input_root)
@@ -98,7 +107,8 @@ def convert_amos(input_root: str | Path, dataset_id: int | None = None, overwrit
                     raise ConversionError(f"{image} has no label {root / labels / image.name}.")
                 case = f"amos_{number}"
                 jobs.append({"image_file": str(image), "label_file": str(label_files[number]),
-                             "image_out": str(stage.image_path("Tr", case)), "label_out": str(stage.label_path("Tr", case))})
+                             "image_out": str(stage.image_path("Tr", case)),
+                             "label_out": str(stage.label_path("Tr", case)), "replace_nonfinite": replace_nonfinite})
                 counts["Tr"] += 1
         for subset, folders in (("Ts", [root / "imagesTs"]), ("Unlabeled", [Path(d) for d in unlabeled_dirs])):
             for folder in folders:
@@ -107,7 +117,8 @@ def convert_amos(input_root: str | Path, dataset_id: int | None = None, overwrit
                 for number, image in _scans(folder).items():
                     if wanted(number):
                         jobs.append({"image_file": str(image), "label_file": None,
-                                     "image_out": str(stage.image_path(subset, f"amos_{number}")), "label_out": None})
+                                     "image_out": str(stage.image_path(subset, f"amos_{number}")), "label_out": None,
+                                     "replace_nonfinite": replace_nonfinite})
                         counts[subset] += 1
         info(f"AMOS {modality}: {counts['Tr']} labeled (Tr + Va), {counts['Ts']} test, "
              f"{counts['Unlabeled']} unlabeled scans.")
@@ -124,7 +135,17 @@ def convert_amos(input_root: str | Path, dataset_id: int | None = None, overwrit
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_AMOS()
+CONVERTER = ConverterCommand(
+    name="AMOS",
+    convert=convert_amos,
+    description="AMOS 2022 (amos22/ with imagesTr, labelsTr, imagesVa, labelsVa, imagesTs, dataset.json) -> nnU-Net. "
+                "Training and validation cases go to imagesTr; ids > 500 are MRI. Extra unlabeled scans go to "
+                "imagesUnlabeled. Case ids: amos_NNNN.",
+    default_id="951 (CT), 952 (MRI), 953 (both)",
+    options=(
+        option("--modality", dest="modality", choices=["CT", "MRI", "both"], default="CT"),
+        option("--unlabeled", dest="unlabeled_dirs", action="append", default=None, metavar="DIR",
+               help="folder of extra unlabeled AMOS scans (repeatable; default: folders under INPUT_ROOT whose name "
+                    "contains 'unlabel')"),
+    ),
+)

@@ -17,8 +17,9 @@ import shutil
 from pathlib import Path
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, FILE_ENDING, info, map_with_progress, staged_dataset,
+    ConversionError, FILE_ENDING, check_file_complete, info, map_with_progress, repaired_nifti, staged_dataset,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand
 
 DEFAULT_ID_OFFSET = 960
 
@@ -36,17 +37,30 @@ def parse_task_folder(folder: Path) -> tuple[int | None, str]:
     return int(m.group(1)), re.sub(r"[^A-Za-z0-9-]+", "", m.group(2))
 
 
-def split_msd_image(filename: str, output_folder: str) -> None:
+def split_msd_image(filename: str, output_folder: str, num_channels: int,
+                    replace_nonfinite: float | None = None) -> None:
+    """nnU-Net's split_4d_nifti (copies 3-D files, splits 4-D ones), then the checks it lacks on what it wrote."""
+    import nibabel as nib
     from nnunetv2.dataset_conversion.convert_MSD_dataset import split_4d_nifti
 
+    check_file_complete(filename)  # split_4d_nifti copies a cut-off file, or reads it zero-filled
     try:
         split_4d_nifti(filename, output_folder)
     except RuntimeError as e:
         raise ConversionError(f"Cannot convert MSD image {filename}: {str(e).strip().splitlines()[-1]}") from None
+    case = Path(filename).name[: -len(FILE_ENDING)]
+    for channel in range(num_channels):
+        written = Path(output_folder) / f"{case}_{channel:04d}{FILE_ENDING}"
+        if not written.is_file():
+            continue  # fewer channels than dataset.json names: check_complete reports it with the case name
+        # nib.load, not load_nifti: this is our own output, complete by construction
+        repaired = repaired_nifti(nib.load(str(written)), filename, case, replace_nonfinite)
+        if repaired is not None:
+            nib.save(repaired, str(written))
 
 
 def convert_msd(input_root: str | Path, dataset_id: int | None = None, overwrite: bool = False,
-                num_processes: int = 1) -> Path:
+                num_processes: int = 1, replace_nonfinite: float | None = None) -> Path:
     task = Path(input_root)
     for sub in ("imagesTr", "labelsTr"):
         if not (task / sub).is_dir():
@@ -75,10 +89,14 @@ def convert_msd(input_root: str | Path, dataset_id: int | None = None, overwrite
         raise ConversionError(f"{task / 'imagesTr'} holds no {FILE_ENDING} files.")
 
     with staged_dataset(dataset_id, name, overwrite) as stage:
-        jobs = [{"filename": str(p), "output_folder": str(stage.path / "imagesTr")} for p in images_tr.values()]
-        jobs += [{"filename": str(p), "output_folder": str(stage.path / "imagesTs")} for p in images_ts.values()]
+        settings = {"num_channels": len(msd["modality"]), "replace_nonfinite": replace_nonfinite}
+        jobs = [{"filename": str(p), "output_folder": str(stage.path / "imagesTr"), **settings}
+                for p in images_tr.values()]
+        jobs += [{"filename": str(p), "output_folder": str(stage.path / "imagesTs"), **settings}
+                 for p in images_ts.values()]
         map_with_progress(split_msd_image, jobs, num_processes, description=f"MSD {task.name}")
         for case, label in labels_tr.items():
+            check_file_complete(label)
             shutil.copy(label, stage.label_path("Tr", case))
         # MSD json maps index -> name; nnU-Net v2 wants name -> index and 'channel_names' instead of 'modality'
         labels = {label_name: int(index) for index, label_name in msd["labels"].items()}
@@ -93,7 +111,10 @@ def convert_msd(input_root: str | Path, dataset_id: int | None = None, overwrite
     return stage.final_path
 
 
-if __name__ == "__main__":
-    from nnunetv2_pscm.cli import convert as cli
-
-    cli.convert_MSD()
+CONVERTER = ConverterCommand(
+    name="MSD",
+    convert=convert_msd,
+    description="Medical Segmentation Decathlon task folder (TaskNN_Name with imagesTr, labelsTr, imagesTs, "
+                "dataset.json) -> nnU-Net, reusing nnU-Net's MSD logic.",
+    default_id="960 + task number",
+)

@@ -12,12 +12,15 @@ replaced without `overwrite=True`.
 """
 from __future__ import annotations
 
+import gzip
 import json
+import math
 import os
 import re
 import shutil
 import sys
 import uuid
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from multiprocessing import get_context
@@ -233,6 +236,12 @@ def check_case_id(case_id: str) -> str:
     return case_id
 
 
+def case_of_image_file(image_file: Path | str) -> str:
+    """The case id in an nnU-Net image file name (`la_X_0000.nii.gz` -> `la_X`). Workers get their output
+    paths, not the case ids; they name the case in messages with this."""
+    return Path(image_file).name[: -len(f"_0000{FILE_ENDING}")]
+
+
 def sanitize_case_id(raw_id: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", raw_id).strip("._-")
     return cleaned or "case"
@@ -264,10 +273,130 @@ def load_shipped_list(filename: str, key: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 def read_image(path: Path | str) -> sitk.Image:
+    """The whole image; a truncated file is an error (see check_file_complete). Checked first, so that a file cut
+    inside its header is reported as truncated too, not as an unknown format."""
+    check_file_complete(path)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as e:
         raise ConversionError(f"Cannot read image file {path}: {str(e).strip().splitlines()[-1]}") from None
+
+
+def load_nifti(path: Path | str):
+    """nibabel image of a complete NIfTI file. nibabel reads lazily, so without the check a cut-off .nii.gz
+    still yields the frames before the cut, and a full read fails with a bare EOFError naming no file."""
+    import nibabel as nib
+
+    check_file_complete(path)
+    try:
+        return nib.load(str(path))
+    except Exception as e:  # nibabel raises several types for broken headers
+        raise ConversionError(f"Cannot read NIfTI file {path}: {e}") from None
+
+
+_GZIP_CHUNK = 1 << 20
+
+
+def check_file_complete(path: Path | str) -> None:
+    """Raise if an image file is cut off. SimpleITK reads a truncated .nii or .nii.gz without a word and fills
+    the missing voxels with zeros (a scan that is half zeros would train silently); its NRRD and MetaImage
+    readers do report missing data. So for gzip files decompress the whole stream (which fails at a cut and
+    checks gzip's CRC), and for NIfTI compare the data size with what the header announces."""
+    name = str(path).lower()
+    if name.endswith(".gz"):
+        available = _gunzipped_size(path)
+    elif name.endswith(".nii"):
+        available = os.path.getsize(path)
+    else:
+        return
+    needed = _nifti_bytes_needed(path) if name.endswith((".nii", ".nii.gz")) else None
+    if needed is not None and available < needed:
+        raise ConversionError(f"{path} is truncated: its header announces {needed} bytes of image data and header, "
+                              f"the file holds {available}. Download or extract it again.")
+
+
+def _gunzipped_size(path: Path | str) -> int:
+    total = 0
+    try:
+        with gzip.open(str(path), "rb") as f:
+            while chunk := f.read(_GZIP_CHUNK):
+                total += len(chunk)
+    except (EOFError, OSError, zlib.error) as e:
+        raise ConversionError(f"{path} is truncated or corrupt ({e}). Download or extract it again.") from None
+    return total
+
+
+def _nifti_bytes_needed(path: Path | str) -> int | None:
+    """Header offset + voxel data size from the NIfTI header; None when nibabel cannot parse the header (then
+    only the gzip check applies: a file SimpleITK reads is not refused because nibabel is stricter)."""
+    import nibabel as nib
+
+    try:
+        header = nib.load(str(path)).header
+        shape = header.get_data_shape()
+        return int(header.get_data_offset()) + int(np.prod(shape, dtype=np.int64)) * header.get_data_dtype().itemsize
+    except Exception:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# non-finite voxels
+# --------------------------------------------------------------------------------------------------
+
+REPLACE_NONFINITE_HINT = "--replace-nonfinite VALUE (replace_nonfinite=VALUE)"
+
+
+def finite_voxels(array: np.ndarray, source: str, case: str, replace_nonfinite: float | None) -> np.ndarray:
+    """`array` itself when all voxels are finite. NaN/Inf voxels are refused by default: nnU-Net's
+    normalisation takes the mean and std over the image, so one NaN makes the whole preprocessed image NaN.
+    With `replace_nonfinite` they are replaced by that value, on a copy, and the replacement is reported."""
+    if array.dtype.kind != "f":  # integer voxels are always finite
+        return array
+    bad = ~np.isfinite(array)
+    count = int(np.count_nonzero(bad))
+    if count == 0:
+        return array
+    nans = int(np.count_nonzero(np.isnan(array)))
+    what = f"{count} of {array.size} voxels are not finite ({nans} NaN, {count - nans} Inf)"
+    if replace_nonfinite is None:
+        raise ConversionError(f"{source} (case {case}): {what}. Fix the file, or pass {REPLACE_NONFINITE_HINT} "
+                              f"to write VALUE in their place.")
+    check_replacement_value(replace_nonfinite)
+    repaired = array.copy()
+    repaired[bad] = replace_nonfinite
+    info(f"Note: {source} (case {case}): {what}; replaced them with {replace_nonfinite} (--replace-nonfinite).")
+    return repaired
+
+
+def finite_image(image: sitk.Image, source: str, case: str, replace_nonfinite: float | None) -> sitk.Image:
+    """finite_voxels for a SimpleITK image; the geometry of a repaired image is the original's."""
+    view = sitk.GetArrayViewFromImage(image)  # no copy: most images are all finite
+    checked = finite_voxels(view, source, case, replace_nonfinite)
+    if checked is view:
+        return image
+    repaired = sitk.GetImageFromArray(checked, isVector=image.GetNumberOfComponentsPerPixel() > 1)
+    repaired.CopyInformation(image)
+    return repaired
+
+
+def repaired_nifti(image, source: str, case: str, replace_nonfinite: float | None):
+    """For converters that copy NIfTI files unchanged (AMOS, MSD): None when the file of the nibabel `image`
+    (see load_nifti) can be copied as it is, else a nibabel image with its non-finite voxels replaced and the
+    original header and affine."""
+    if image.get_data_dtype().kind != "f":  # integer voxels are always finite
+        return None
+    data = np.asarray(image.dataobj)
+    checked = finite_voxels(data, source, case, replace_nonfinite)
+    if checked is data:
+        return None
+    return type(image)(checked.astype(image.get_data_dtype()), image.affine, image.header)
+
+
+def check_replacement_value(value: float) -> float:
+    if not math.isfinite(float(value)):
+        raise ConversionError(f"The replacement for non-finite voxels must be a finite number, got {value!r} "
+                              f"({REPLACE_NONFINITE_HINT}).")
+    return float(value)
 
 
 def read_h5(path: Path | str, keys: Sequence[str]) -> dict[str, np.ndarray]:

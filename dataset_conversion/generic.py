@@ -17,6 +17,7 @@ geometry from the file headers, writing nothing.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,10 +27,11 @@ from typing import Mapping, Sequence
 import SimpleITK as sitk
 
 from nnunetv2_pscm.dataset_conversion.common import (
-    ConversionError, FILE_ENDING, check_same_grid, consecutive_labels, dataset_folder_name, geometry_differs, info,
-    map_with_progress, read_image, sanitize_case_id, spacing_close, split_channels, staged_dataset, to_label_array,
-    write_image, write_label,
+    ConversionError, FILE_ENDING, case_of_image_file, check_same_grid, consecutive_labels, dataset_folder_name,
+    finite_image, geometry_differs, info, map_with_progress, read_image, sanitize_case_id, spacing_close,
+    split_channels, staged_dataset, to_label_array, write_image, write_label,
 )
+from nnunetv2_pscm.dataset_conversion.registry import ConverterCommand, option
 
 IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".gipl", ".gipl.gz")
 # (image pattern, label pattern) pairs tried in order when the user gives none; {ext} is filled per extension
@@ -258,7 +260,8 @@ def check_headers(plan: ConversionPlan) -> None:
 # --------------------------------------------------------------------------------------------------
 
 def convert_generic_case(image_files: list[str], label_file: str | None, image_outs: list[str],
-                         label_out: str | None, label_map: dict | None, allowed_labels: list[int] | None) -> dict:
+                         label_out: str | None, label_map: dict | None, allowed_labels: list[int] | None,
+                         replace_nonfinite: float | None = None) -> dict:
     channels: list[sitk.Image] = []
     sources: list[str] = []
     for f in image_files:
@@ -270,8 +273,8 @@ def convert_generic_case(image_files: list[str], label_file: str | None, image_o
                               f"Give one image pattern per channel, or for a 4-D file one channel name per channel.")
     for f, ch in zip(sources[1:], channels[1:]):
         check_same_grid(channels[0], ch, image_files[0], f)
-    for ch, out in zip(channels, image_outs):
-        write_image(ch, Path(out))
+    for ch, source, out in zip(channels, sources, image_outs):
+        write_image(finite_image(ch, source, case_of_image_file(out), replace_nonfinite), Path(out))
     result = {"values": [], "warning": None}
     if label_file:
         label = read_image(label_file)
@@ -299,7 +302,7 @@ def convert_generic(input_root: str | Path, dataset_id: int | None = None, datas
                     label_map: Mapping[int, int] | None = None, unlabeled_root: str | Path | None = None,
                     unlabeled_patterns: Sequence[str] | None = None, test_root: str | Path | None = None,
                     case_prefix: str = "", missing_label_as_unlabeled: bool = False, overwrite: bool = False,
-                    num_processes: int = 1, dry_run: bool = False):
+                    num_processes: int = 1, dry_run: bool = False, replace_nonfinite: float | None = None):
     """Convert a folder of image/label pairs. Returns the dataset folder, or the ConversionPlan when dry_run."""
     root = Path(input_root)
     if not root.is_dir():
@@ -341,7 +344,7 @@ def convert_generic(input_root: str | Path, dataset_id: int | None = None, datas
                 "image_files": c.image_files, "label_file": c.label_file,
                 "image_outs": [str(stage.image_path(c.subset, c.case_id, i)) for i in range(plan.num_channels)],
                 "label_out": str(stage.label_path(c.subset, c.case_id)) if c.label_file else None,
-                "label_map": label_map, "allowed_labels": allowed,
+                "label_map": label_map, "allowed_labels": allowed, "replace_nonfinite": replace_nonfinite,
             })
         results = map_with_progress(convert_generic_case, jobs, num_processes, description="converting")
         for r in results:
@@ -360,3 +363,54 @@ def convert_generic(input_root: str | Path, dataset_id: int | None = None, datas
         )
     info(f"Wrote {stage.final_path}")
     return stage.final_path
+
+
+def label_map_entry(text: str) -> tuple[int, int]:
+    """One `--label-map` item, OLD=NEW."""
+    try:
+        old, new = text.split("=")
+        return int(old), int(new)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--label-map entries look like OLD=NEW (e.g. 255=1), got {text!r}") from None
+
+
+CONVERTER = ConverterCommand(
+    name="generic",
+    convert=convert_generic,
+    description="Your own data -> nnU-Net: image/label pairs matched by patterns (NIfTI, NRRD, MHA, ...; several "
+                "channels allowed) plus optional unlabeled and test folders. Run with --dry-run first to see what "
+                "will be written.",
+    default_id="none, choose one",
+    epilog=(
+        "examples:\n"
+        "  %(prog)s -i cases/ -d 500 --name Breast --image-pattern '{case}_image.nrrd' --label-pattern '{case}_label.nrrd'\n"
+        "  %(prog)s -i data/ -d 501 --image-pattern 'images/{case}.nii.gz' --label-pattern 'labels/{case}.nii.gz' "
+        "--unlabeled more_images/\n"
+        "  %(prog)s -i brats/ -d 502 --image-pattern '{case}/{case}_t1.nii.gz' '{case}/{case}_flair.nii.gz' "
+        "--channel-names T1 FLAIR --label-pattern '{case}/{case}_seg.nii.gz' --label-map 4=3\n"
+        "patterns are relative to INPUT_ROOT; {case} marks the case id, * matches within one folder level."),
+    options=(
+        option("--name", dest="dataset_name", default=None, metavar="NAME",
+               help="dataset name (default: the input folder's name)"),
+        option("--image-pattern", dest="image_patterns", nargs="+", default=None, metavar="PATTERN",
+               help="one pattern per channel, in channel order (default: recognise common layouts)"),
+        option("--label-pattern", dest="label_pattern", default=None, metavar="PATTERN"),
+        option("--channel-names", dest="channel_names", nargs="+", default=None, metavar="NAME",
+               help="one per channel; 'CT' selects nnU-Net's CT normalisation (Hounsfield units only), anything else "
+                    "per-image z-score (default: zscore)"),
+        option("--label-names", dest="label_names", nargs="+", default=None, metavar="NAME",
+               help="names of labels 1, 2, ... (default: label_1, label_2, ... from the values found)"),
+        option("--label-map", dest="label_map", nargs="+", type=label_map_entry, to_keyword=dict, default=None,
+               metavar="OLD=NEW", help="remap label values, e.g. 255=1 or 4=3"),
+        option("--unlabeled", dest="unlabeled_root", default=None, metavar="DIR", help="folder of unlabeled images"),
+        option("--unlabeled-pattern", dest="unlabeled_patterns", nargs="+", default=None, metavar="PATTERN",
+               help="patterns inside the unlabeled folder (default: the image patterns)"),
+        option("--test", dest="test_root", default=None, metavar="DIR",
+               help="folder of test cases (same patterns; labels optional) -> imagesTs/labelsTs"),
+        option("--case-prefix", dest="case_prefix", default="", metavar="CASE_PREFIX",
+               help="prefix for every case id"),
+        option("--missing-label-as-unlabeled", dest="missing_label_as_unlabeled", action="store_true",
+               help="images without a label become unlabeled images instead of an error"),
+        option("--dry-run", dest="dry_run", action="store_true", help="list what would be written; write nothing"),
+    ),
+)

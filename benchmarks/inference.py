@@ -101,7 +101,7 @@ def input_folder(args, raw_folder, tmp, file_ending):
 def predict(trainer, args, images, out, env):
     import subprocess
 
-    from nnunetv2_pscm.benchmark.execution import console_script
+    from nnunetv2_pscm.benchmark_runner.execution import console_script
 
     shutil.rmtree(out, ignore_errors=True)
     command = [console_script("nnUNetv2_predict"), "-i", images, "-o", out, "-d", args.d, "-c", args.c, "-p", args.p,
@@ -131,7 +131,7 @@ def main(argv=None):
     from nnunetv2.paths import nnUNet_raw, nnUNet_results
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
 
-    from nnunetv2_pscm.benchmark.execution import benchmark_env
+    from nnunetv2_pscm.benchmark_runner.execution import benchmark_env
 
     dataset_name = maybe_convert_to_dataset_name(args.d)
     results = os.fspath(nnUNet_results)

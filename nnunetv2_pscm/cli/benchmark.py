@@ -1,6 +1,6 @@
 """`nnUNetv2_pscm_benchmark CONFIG`: train and compare SSL trainers against the labeled-only and full-label nnU-Net.
 
-A thin wrapper over nnunetv2_pscm.benchmark.run_benchmark; the config format is in nnunetv2_pscm.benchmark.config.
+A thin wrapper over nnunetv2_pscm.benchmark_runner.run_benchmark; the config format is in nnunetv2_pscm.benchmark_runner.config.
 """
 import argparse
 import sys
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    from nnunetv2_pscm.benchmark import BenchmarkConfigError, BenchmarkError, load_config, run_benchmark
+    from nnunetv2_pscm.benchmark_runner import BenchmarkConfigError, BenchmarkError, load_config, run_benchmark
     from nnunetv2_pscm.data.split_file import SplitError
 
     try:

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from nnunetv2_pscm.benchmark.execution import benchmark_env, console_script, run_logged
+from nnunetv2_pscm.benchmark_runner.execution import benchmark_env, console_script, run_logged
 
 # outside the ids our converters use (9x1..9x3, 960+)
 DATASET_IDS = {"3d": 990, "2d": 980}
@@ -118,7 +118,7 @@ class Demo:
                      "-p", PLANS, "-np", 2)
 
     def benchmark_config(self):
-        from nnunetv2_pscm.benchmark.config import config_from_dict
+        from nnunetv2_pscm.benchmark_runner.config import config_from_dict
 
         return config_from_dict({
             "dataset": self.dataset_id, "configuration": self.configuration, "plans": PLANS,
@@ -130,9 +130,9 @@ class Demo:
     def train(self) -> list:
         """Split, train and score through the benchmark runner (stock nnUNetv2_train, resumable). Returns the runs:
         labeled-only nnU-Net, the SSL methods, full-label nnU-Net."""
-        from nnunetv2_pscm.benchmark.plan import ROLE_FULL, ROLE_LABELED_ONLY
-        from nnunetv2_pscm.benchmark.runner import run_benchmark
-        from nnunetv2_pscm.benchmark.session import BenchmarkSession
+        from nnunetv2_pscm.benchmark_runner.runs import ROLE_FULL, ROLE_LABELED_ONLY
+        from nnunetv2_pscm.benchmark_runner.runner import run_benchmark
+        from nnunetv2_pscm.benchmark_runner.session import BenchmarkSession
 
         self.say(f"training the labeled-only nnU-Net, {', '.join(METHODS)} and the full-label nnU-Net with "
                  f"{self.s.iterations} iterations each ({self.s.schedule})")
@@ -145,7 +145,7 @@ class Demo:
     # ------------------------------------------------------------------ after training
     def validation_folders(self, runs) -> Tuple[Dict[str, Path], List[str]]:
         """Each run's validation predictions, written by nnUNetv2_train itself from its final checkpoint."""
-        from nnunetv2_pscm.benchmark.plan import fold_folder
+        from nnunetv2_pscm.benchmark_runner.runs import fold_folder
 
         val_cases = json.load(open(self.preprocessed_dataset / "splits_final.json"))[runs[0].fold]["val"]
         results = str(self.root / "nnUNet_results" / self.raw_dataset.name)

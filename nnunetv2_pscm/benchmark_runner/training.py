@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Tuple
 
-from nnunetv2_pscm.benchmark import metadata as md
-from nnunetv2_pscm.benchmark.config import SCHEDULE_PATTERN, BenchmarkConfig
-from nnunetv2_pscm.benchmark.execution import RunFailedError, console_script, run_logged
-from nnunetv2_pscm.benchmark.plan import (DONE, NEW, RESUME, REVALIDATE, Run, missing_validation_predictions,
+from nnunetv2_pscm.benchmark_runner import metadata as md
+from nnunetv2_pscm.benchmark_runner.config import SCHEDULE_PATTERN, BenchmarkConfig
+from nnunetv2_pscm.benchmark_runner.execution import RunFailedError, console_script, run_logged
+from nnunetv2_pscm.benchmark_runner.runs import (DONE, NEW, RESUME, REVALIDATE, Run, missing_validation_predictions,
                                           write_init_marker, write_split_entry_marker)
-from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
+from nnunetv2_pscm.benchmark_runner.session import BenchmarkError, BenchmarkSession
 
 
 def train_command(b: BenchmarkSession, run: Run, status: str) -> List[str]:

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from nnunetv2_pscm.benchmark.config import config_from_dict
-from nnunetv2_pscm.benchmark.split import REUSE, WRITE, build_benchmark_split, write_benchmark_split, write_index
-from nnunetv2_pscm.benchmark.plan import plan_runs
+from nnunetv2_pscm.benchmark_runner.config import config_from_dict
+from nnunetv2_pscm.benchmark_runner.fold_layout import REUSE, WRITE, build_benchmark_split, write_benchmark_split, write_index
+from nnunetv2_pscm.benchmark_runner.runs import plan_runs
 from nnunetv2_pscm.data import split_file as sf
 from nnunetv2_pscm.data.presets import load_preset_file
 

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from nnunetv2_pscm.benchmark.plan import ROLE_EQUAL_BUDGET, ROLE_FULL, ROLE_LABELED_ONLY, Run
+from nnunetv2_pscm.benchmark_runner.runs import ROLE_EQUAL_BUDGET, ROLE_FULL, ROLE_LABELED_ONLY, Run
 
 # (column key, summary metric, summary mode, markdown header)
 METRIC_COLUMNS = (

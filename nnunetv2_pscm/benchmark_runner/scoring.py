@@ -8,13 +8,13 @@ import os
 import shutil
 from typing import List, Optional, Sequence, Tuple
 
-from nnunetv2_pscm.benchmark import metadata as md
-from nnunetv2_pscm.benchmark.context import find_test_set
-from nnunetv2_pscm.benchmark.execution import RunFailedError, console_script, run_logged
-from nnunetv2_pscm.benchmark.paired import per_case_values
-from nnunetv2_pscm.benchmark.plan import Run
-from nnunetv2_pscm.benchmark.report import run_row
-from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
+from nnunetv2_pscm.benchmark_runner import metadata as md
+from nnunetv2_pscm.benchmark_runner.context import find_test_set
+from nnunetv2_pscm.benchmark_runner.execution import RunFailedError, console_script, run_logged
+from nnunetv2_pscm.benchmark_runner.paired import per_case_values
+from nnunetv2_pscm.benchmark_runner.runs import Run
+from nnunetv2_pscm.benchmark_runner.report import run_row
+from nnunetv2_pscm.benchmark_runner.session import BenchmarkError, BenchmarkSession
 
 MODES = ("voxel", "mm")
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from nnunetv2_pscm.benchmark.config import BenchmarkConfig
-from nnunetv2_pscm.benchmark.context import DatasetContext, resolve_dataset
-from nnunetv2_pscm.benchmark.plan import (Run, conflict_reason, fold_folder, plan_runs, pretrained_checkpoint,
+from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfig
+from nnunetv2_pscm.benchmark_runner.context import DatasetContext, resolve_dataset
+from nnunetv2_pscm.benchmark_runner.runs import (Run, conflict_reason, fold_folder, plan_runs, pretrained_checkpoint,
                                           run_status)
-from nnunetv2_pscm.benchmark.split import BenchmarkSplit, build_benchmark_split
+from nnunetv2_pscm.benchmark_runner.fold_layout import BenchmarkSplit, build_benchmark_split
 
 
 class BenchmarkError(RuntimeError):

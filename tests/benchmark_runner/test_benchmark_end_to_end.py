@@ -13,7 +13,7 @@ import shutil
 import pytest
 from conftest import console_script, copy_dataset, dataset_folder, nnunet_env, run_cli
 
-from nnunetv2_pscm.benchmark import BenchmarkError, config_from_dict, load_config, run_benchmark
+from nnunetv2_pscm.benchmark_runner import BenchmarkError, config_from_dict, load_config, run_benchmark
 
 SCHEDULE = "1ep3it"
 VAL_CASE = "case_003"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
-from nnunetv2_pscm.benchmark.config import BenchmarkConfig, BenchmarkConfigError
+from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfig, BenchmarkConfigError
 
 
 @dataclass(frozen=True)

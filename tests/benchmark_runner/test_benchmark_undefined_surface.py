@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from nnunetv2_pscm.benchmark.paired import paired_table, per_case_values
-from nnunetv2_pscm.benchmark.plan import ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
-from nnunetv2_pscm.benchmark.report import aggregate, run_row, write_report
+from nnunetv2_pscm.benchmark_runner.paired import paired_table, per_case_values
+from nnunetv2_pscm.benchmark_runner.runs import ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
+from nnunetv2_pscm.benchmark_runner.report import aggregate, run_row, write_report
 
 NAN = float("nan")
 

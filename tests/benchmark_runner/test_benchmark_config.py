@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nnunetv2_pscm.benchmark.config import BenchmarkConfigError, config_from_dict, load_config
+from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfigError, config_from_dict, load_config
 
 MINIMAL = {"dataset": 901, "configuration": "3d_fullres", "trainers": ["nnUNetTrainerPSCM"], "labeled": [4],
            "output": "out"}

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from nnunetv2_pscm.benchmark.paired import (MISSING, NO_BASELINE, OK, paired_table, per_case_values,
+from nnunetv2_pscm.benchmark_runner.paired import (MISSING, NO_BASELINE, OK, paired_table, per_case_values,
                                             write_paired)
-from nnunetv2_pscm.benchmark.plan import ROLE_EQUAL_BUDGET, ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
+from nnunetv2_pscm.benchmark_runner.runs import ROLE_EQUAL_BUDGET, ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
 
 NAN = float("nan")
 

@@ -25,8 +25,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from nnunetv2_pscm.benchmark.plan import ROLE_EQUAL_BUDGET, ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
-from nnunetv2_pscm.benchmark.report import _stats, format_mean_std, labeled_label
+from nnunetv2_pscm.benchmark_runner.runs import ROLE_EQUAL_BUDGET, ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run
+from nnunetv2_pscm.benchmark_runner.report import _stats, format_mean_std, labeled_label
 
 # (key, summary metric, summary mode)
 PAIRED_METRICS = (("dice", "dice", "voxel"), ("hd95_mm", "hd95", "mm"), ("hd95_voxel", "hd95", "voxel"))

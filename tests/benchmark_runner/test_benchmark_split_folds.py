@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from nnunetv2_pscm.benchmark.config import config_from_dict
-from nnunetv2_pscm.benchmark.plan import ROLE_FULL, ROLE_LABELED_ONLY, ROLE_SSL_RUN, plan_runs
-from nnunetv2_pscm.benchmark.split import (REPLACE, REUSE, WRITE, build_benchmark_split, write_benchmark_split,
+from nnunetv2_pscm.benchmark_runner.config import config_from_dict
+from nnunetv2_pscm.benchmark_runner.runs import ROLE_FULL, ROLE_LABELED_ONLY, ROLE_SSL_RUN, plan_runs
+from nnunetv2_pscm.benchmark_runner.fold_layout import (REPLACE, REUSE, WRITE, build_benchmark_split, write_benchmark_split,
                                            write_index)
 from nnunetv2_pscm.data import split_file as sf
 

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-from nnunetv2_pscm.benchmark.config import STOCK_TRAINER, BenchmarkConfig
+from nnunetv2_pscm.benchmark_runner.config import STOCK_TRAINER, BenchmarkConfig
 from nnunetv2_pscm.data.split_file import ROLE_FULL_LABEL
 
 DONE, REVALIDATE, RESUME, NEW, CONFLICT = "done", "revalidate", "resume", "new", "conflict"

@@ -5,7 +5,7 @@ validation predictions are incomplete are re-validated with `--val`, and evaluat
 predictions changed; `report_only` trains nothing and reports the finished runs (the others marked missing).
 Model selection is nnU-Net's own (checkpoint_final, fold validation); the test set, when asked for, is predicted
 and scored afterwards and reported in separate files. The output folder layout is described in
-nnunetv2_pscm.benchmark.session.
+nnunetv2_pscm.benchmark_runner.session.
 """
 from __future__ import annotations
 
@@ -13,17 +13,17 @@ import json
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-from nnunetv2_pscm.benchmark import metadata as md
-from nnunetv2_pscm.benchmark.config import BenchmarkConfig
-from nnunetv2_pscm.benchmark.context import find_test_set
-from nnunetv2_pscm.benchmark.execution import benchmark_env
-from nnunetv2_pscm.benchmark.paired import write_paired
-from nnunetv2_pscm.benchmark.plan import CONFLICT, DONE, Run, format_plan
-from nnunetv2_pscm.benchmark.report import markdown_table_only, write_report
-from nnunetv2_pscm.benchmark.scoring import evaluate_test_set, evaluate_validation
-from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
-from nnunetv2_pscm.benchmark.split import REUSE, write_benchmark_split, write_index
-from nnunetv2_pscm.benchmark.training import record_reused_run, train_command, train_run
+from nnunetv2_pscm.benchmark_runner import metadata as md
+from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfig
+from nnunetv2_pscm.benchmark_runner.context import find_test_set
+from nnunetv2_pscm.benchmark_runner.execution import benchmark_env
+from nnunetv2_pscm.benchmark_runner.paired import write_paired
+from nnunetv2_pscm.benchmark_runner.runs import CONFLICT, DONE, Run, format_plan
+from nnunetv2_pscm.benchmark_runner.report import markdown_table_only, write_report
+from nnunetv2_pscm.benchmark_runner.scoring import evaluate_test_set, evaluate_validation
+from nnunetv2_pscm.benchmark_runner.session import BenchmarkError, BenchmarkSession
+from nnunetv2_pscm.benchmark_runner.fold_layout import REUSE, write_benchmark_split, write_index
+from nnunetv2_pscm.benchmark_runner.training import record_reused_run, train_command, train_run
 
 SPLIT_ACTION_TEXT = {"write": "will be written", "reuse": "exists and is identical: reused",
                      "replace": "exists and differs: will be replaced (overwrite_split, backup kept)"}
@@ -94,7 +94,7 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
     """Run (or resume) a benchmark and write its tables, plots and per-run metadata.
 
     Args:
-        config: see nnunetv2_pscm.benchmark.config (load_config / config_from_dict).
+        config: see nnunetv2_pscm.benchmark_runner.config (load_config / config_from_dict).
         dry_run: print the plan of runs (fold, trainer, labeled count, seed, status) and the nnUNetv2_train command
             of every run still to train, and return; nothing is written.
         evaluate_test: also predict nnUNet_raw/DatasetXXX/imagesTs with every run and score against labelsTs

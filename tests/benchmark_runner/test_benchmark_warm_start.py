@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from test_benchmark_preset_split import IDS
 
-import nnunetv2_pscm.benchmark.session as session_module
-import nnunetv2_pscm.benchmark.training as training_module
-from nnunetv2_pscm.benchmark.config import config_from_dict
-from nnunetv2_pscm.benchmark.context import DatasetContext
-from nnunetv2_pscm.benchmark.plan import (CONFLICT, DONE, INIT_MARKER, NEW, RESUME, REVALIDATE, ROLE_EQUAL_BUDGET,
+import nnunetv2_pscm.benchmark_runner.session as session_module
+import nnunetv2_pscm.benchmark_runner.training as training_module
+from nnunetv2_pscm.benchmark_runner.config import config_from_dict
+from nnunetv2_pscm.benchmark_runner.context import DatasetContext
+from nnunetv2_pscm.benchmark_runner.runs import (CONFLICT, DONE, INIT_MARKER, NEW, RESUME, REVALIDATE, ROLE_EQUAL_BUDGET,
                                           ROLE_FULL, ROLE_LABELED_ONLY, ROLE_SSL_RUN, plan_runs)
-from nnunetv2_pscm.benchmark.runner import run_benchmark
-from nnunetv2_pscm.benchmark.session import BenchmarkError, BenchmarkSession
-from nnunetv2_pscm.benchmark.training import run_schedule, train_command, train_run
+from nnunetv2_pscm.benchmark_runner.runner import run_benchmark
+from nnunetv2_pscm.benchmark_runner.session import BenchmarkError, BenchmarkSession
+from nnunetv2_pscm.benchmark_runner.training import run_schedule, train_command, train_run
 
 NAME, PLANS, SCHEDULE = "Dataset901_LA2018", "nnUNetPlans_2mm_f16", "30ep50it"
 TRAINERS = ["nnUNetTrainerBCP", "nnUNetTrainerMeanTeacher", "nnUNetTrainerPSCM"]
@@ -62,7 +62,7 @@ def _log(folder, warm, n_train=4):
 
 
 def test_training_order_per_fold_then_full_labels(tmp_path):
-    from nnunetv2_pscm.benchmark.split import build_benchmark_split
+    from nnunetv2_pscm.benchmark_runner.fold_layout import build_benchmark_split
 
     config = _config(tmp_path)
     runs = plan_runs(config, build_benchmark_split(config, str(tmp_path / "s.json"), IDS).index)
@@ -171,10 +171,10 @@ def test_new_warm_run_writes_its_init_marker_and_needs_the_labeled_only_checkpoi
 
 
 def test_report_only_reports_finished_runs_and_marks_the_rest(context, tmp_path, monkeypatch):
-    import nnunetv2_pscm.benchmark.runner as runner_module
-    from nnunetv2_pscm.benchmark.paired import per_case_values
-    from nnunetv2_pscm.benchmark.report import run_row
-    from nnunetv2_pscm.benchmark.split import write_benchmark_split
+    import nnunetv2_pscm.benchmark_runner.runner as runner_module
+    from nnunetv2_pscm.benchmark_runner.paired import per_case_values
+    from nnunetv2_pscm.benchmark_runner.report import run_row
+    from nnunetv2_pscm.benchmark_runner.fold_layout import write_benchmark_split
 
     config = _config(tmp_path, presets=["LA-4"], trainers=["nnUNetTrainerPSCM"])
     with pytest.raises(BenchmarkError, match="--report-only"):  # no split file yet: nothing can be finished
@@ -217,7 +217,7 @@ def test_report_only_reports_finished_runs_and_marks_the_rest(context, tmp_path,
 def test_only_folds_trains_one_replicate_and_reports_every_finished_run(context, tmp_path, monkeypatch, capsys):
     """--folds 1: the runs of fold 1 are trained (labeled-only first, then the warm-started one), fold 0's finished
     runs are reported but nothing of fold 0 is trained; an unknown fold is refused before anything is written."""
-    import nnunetv2_pscm.benchmark.runner as runner_module
+    import nnunetv2_pscm.benchmark_runner.runner as runner_module
 
     config = _config(tmp_path, presets=["LA-4"], trainers=["nnUNetTrainerPSCM"])
     with pytest.raises(BenchmarkError, match="--folds 7: this benchmark has no such fold; its folds are 0, 1, 2, 3 "):
@@ -247,7 +247,7 @@ def test_only_folds_trains_one_replicate_and_reports_every_finished_run(context,
 
 
 def test_cli_passes_report_only(monkeypatch, tmp_path):
-    import nnunetv2_pscm.benchmark as benchmark_package
+    import nnunetv2_pscm.benchmark_runner as benchmark_package
     from nnunetv2_pscm.cli.benchmark import main
 
     calls = []

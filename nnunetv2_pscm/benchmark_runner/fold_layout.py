@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from batchgenerators.utilities.file_and_folder_operations import isfile
 
-from nnunetv2_pscm.benchmark.config import BenchmarkConfig
+from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfig
 from nnunetv2_pscm.data import split_file as sf
 
 WRITE, REUSE, REPLACE = "write", "reuse", "replace"

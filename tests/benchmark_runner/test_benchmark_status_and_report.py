@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from nnunetv2_pscm.benchmark.plan import (CONFLICT, DONE, NEW, RESUME, REVALIDATE, ROLE_FULL, ROLE_LABELED_ONLY,
+from nnunetv2_pscm.benchmark_runner.runs import (CONFLICT, DONE, NEW, RESUME, REVALIDATE, ROLE_FULL, ROLE_LABELED_ONLY,
                                           ROLE_SSL_RUN, Run, format_plan, run_status, write_split_entry_marker)
-from nnunetv2_pscm.benchmark.report import TEST_BANNER, aggregate, format_mean_std, write_report
+from nnunetv2_pscm.benchmark_runner.report import TEST_BANNER, aggregate, format_mean_std, write_report
 
 ENTRY = {"train": ["a"], "val": ["v1", "v2"], "unlabeled": ["b"]}
 
@@ -127,7 +127,7 @@ def test_plan_table_lists_every_run():
 def test_train_command_per_status():
     from types import SimpleNamespace
 
-    from nnunetv2_pscm.benchmark.training import train_command
+    from nnunetv2_pscm.benchmark_runner.training import train_command
 
     bench = SimpleNamespace(context=SimpleNamespace(name="Dataset901_X"),
                             config=SimpleNamespace(configuration="3d_fullres", plans="P", device="cpu"))

@@ -111,6 +111,20 @@ def _measure_in_child(args, queue):
     queue.put(measure(*args))
 
 
+def _result_of(proc, queue, name: str) -> dict:
+    """The child's result; if the child dies first (its traceback is on stderr), stop instead of waiting forever."""
+    import queue as queue_module
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            proc.join()
+            return result
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise SystemExit(f"step_time: measuring {name} failed (exit code {proc.exitcode}), see the "
+                                 f"traceback above")
+
+
 def run(trainers, dataset, configuration, plans, iterations, warmup, device):
     results = []
     for name in ["nnUNetTrainer"] + [t for t in trainers if t != "nnUNetTrainer"]:
@@ -120,8 +134,7 @@ def run(trainers, dataset, configuration, plans, iterations, warmup, device):
             queue = ctx.Queue()
             proc = ctx.Process(target=_measure_in_child, args=(args, queue))
             proc.start()
-            result = queue.get()
-            proc.join()
+            result = _result_of(proc, queue, name)
         else:
             result = measure(*args)
             gc.collect()
@@ -148,6 +161,9 @@ def main():
     p.add_argument("-device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     a = p.parse_args()
     os.environ.setdefault("nnUNet_compile", "0" if a.device == "cpu" else "1")
+    if not os.environ.get("nnUNet_extTrainer"):  # our trainers, as nnUNetv2_pscm_trainer_dir prints it
+        from nnunetv2_pscm.data.trainer_folder import trainer_dir
+        os.environ["nnUNet_extTrainer"] = trainer_dir()
     # a trainer writes its log and debug.json into nnUNet_results/<dataset>/<trainer>__<plans>__<config>/fold_0
     # as soon as it is built: point nnUNet_results at a scratch folder (before nnunetv2 is imported anywhere) so
     # the benchmark never writes beside, or into, a real training run

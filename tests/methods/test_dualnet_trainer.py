@@ -1,13 +1,16 @@
 """nnUNetTrainerDualNet / _single in-process on the synthetic 3D dataset: which term trains which net (the released
 code's zero-gradient defect cannot happen), the KL teacher gets no gradient, one optimizer per net, checkpoints
 export the ensemble or the better single net and resume both nets, online validation scores every candidate."""
+import importlib.util
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from trainer_factory import make_trainer, next_batches, with_loaders
 
 from nnunetv2_pscm.data.ssl_split import write_ssl_split
+from nnunetv2_pscm.methods.dualnet.networks import DualNetEnsemble
 from nnunetv2_pscm.trainers.nnUNetTrainerDualNet import nnUNetTrainerDualNet
 from nnunetv2_pscm.trainers.nnUNetTrainerDualNet_single import nnUNetTrainerDualNet_single
 
@@ -182,6 +185,24 @@ def test_single_exports_the_net_with_the_better_validation_and_resumes(split, tm
     for name in ("plain", "resenc"):
         for a, b in zip(resumed.nets[name].state_dict().values(), trainer.nets[name].state_dict().values()):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # benchmarks/dualnet_ensemble_from_single.py rebuilds the ensemble export of this same training from it
+    ensemble = DualNetEnsemble(trainer.nets["plain"], trainer.nets["resenc"]).state_dict()
+    rebuilt = ensemble_from_single().ensemble_weights(saved)
+    assert set(rebuilt) == set(ensemble)
+    for key, value in ensemble.items():
+        torch.testing.assert_close(rebuilt[key], value, rtol=0, atol=0)
+    assert ensemble_from_single().ensemble_trainer_name("nnUNetTrainerDualNet_single_30ep50it") == \
+        "nnUNetTrainerDualNet_30ep50it"
+    with pytest.raises(ValueError, match="not an nnUNetTrainerDualNet_single"):
+        ensemble_from_single().ensemble_trainer_name("nnUNetTrainerPSCM_30ep50it")
+
+
+def ensemble_from_single():
+    path = Path(__file__).parents[2] / "benchmarks" / "dualnet_ensemble_from_single.py"
+    spec = importlib.util.spec_from_file_location("dualnet_ensemble_from_single", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("cls,chosen", [(nnUNetTrainerDualNet, "ensemble"), (nnUNetTrainerDualNet_single, None)])

@@ -11,6 +11,13 @@ Why both: with SSL4MIS's weight 0.1 the MSE term was ~0.003 against a supervised
 What makes teacher and student differ (nnU-Net's network has no dropout): the teacher is a temporal average of the
 student (EMA 0.99); it sees the weak view (geometric augmentation only, shared crop) plus N(0, 0.1) noise clamped
 to +-0.2, the student the strong view (plus nnU-Net's photometric augmentation).
+Two stronger unlabeled signals, off here and on in `nnUNetTrainerMeanTeacher_strongUnlabeled` (why: after a warm
+start both terms above are ~200x below the supervised loss on Left Atrium, README): `feature_dropout` (UniMatch's
+feature perturbation, Yang et al. CVPR 2023: whole-channel dropout on every encoder stage's output, for the unlabeled
+samples of the joint pass only, so the student cannot agree with the teacher for free; UniMatch runs it as a
+separate stream of the weak view, ours rides on the strong view's pass to save a forward) and
+`pseudo_label_dice_weight` (soft Dice on the confident pseudo-labels, weight map = the confidence mask, as BCP's
+Dice + CE on pseudo-labels: the CE is dominated by easy background voxels, the Dice by the structure).
 Warm start from the labeled-only model (`-pretrained_weights`) makes the teacher that model from the first step.
 Our choices: the ramp-up spans a share of the schedule (SSL4MIS ramps over 40 x 150 iterations of a 6k-iteration
 run; nnU-Net runs 250k, so an absolute length would not transfer); one student pass carries labeled and unlabeled
@@ -20,9 +27,10 @@ import torch
 
 from nnunetv2_pscm.components.consistency import probabilities, probability_mse, with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution, stock_loss_input
+from nnunetv2_pscm.components.feature_hooks import feature_perturbation
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
-from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy
+from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy, weighted_soft_dice_loss
 from nnunetv2_pscm.training import nnUNetTrainerSSL
 
 
@@ -34,20 +42,33 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     consistency_rampup_fraction = 0.25
     teacher_input_noise_std = 0.1
     teacher_input_noise_clamp = 0.2
+    feature_dropout = 0.0  # channel dropout on the encoder stages' outputs, unlabeled samples only (docstring)
+    pseudo_label_dice_weight = 0.0  # soft Dice on the confident pseudo-labels (docstring)
     unlabeled_two_views = True
     supports_regions = True
     supports_ignore_label = True
-    ssl_log_keys = ("loss_sup", "loss_consistency", "loss_pseudo_label", "pl_confident_fraction",
-                    "consistency_ramp")
+    ssl_log_keys = ("loss_sup", "loss_consistency", "loss_pseudo_label", "loss_pseudo_label_dice",
+                    "pl_confident_fraction", "consistency_ramp")
     labeled_loss_log_key = "loss_sup"
 
     def consistency_ramp(self) -> float:
         total = self.num_epochs * self.num_iterations_per_epoch
         return sigmoid_rampup(self.ssl_step, self.consistency_rampup_fraction * total)
 
+    def perturbed_modules(self):
+        """The student's encoder stages (PlainConvUNet and ResidualEncoderUNet both have `encoder.stages`)."""
+        if self.feature_dropout <= 0:
+            return []
+        stages = getattr(getattr(self.student_module, "encoder", None), "stages", None)
+        if stages is None:
+            raise ValueError(f"{type(self).__name__}.feature_dropout needs a network with encoder.stages "
+                             f"(nnU-Net's U-Nets); {type(self.student_module).__name__} has none")
+        return list(stages)
+
     def compute_loss(self, labeled, unlabeled):
         n_labeled = labeled["data"].shape[0]
-        outputs = as_list(self.student_forward(torch.cat((labeled["data"], unlabeled["data"]))))
+        with feature_perturbation(self.perturbed_modules(), self.feature_dropout, first_sample=n_labeled):
+            outputs = as_list(self.student_forward(torch.cat((labeled["data"], unlabeled["data"]))))
         loss_sup = self.loss(stock_loss_input(outputs, self.enable_deep_supervision, n_labeled), labeled["target"])
 
         teacher_input = with_clamped_noise(unlabeled["data_weak"], self.teacher_input_noise_std,
@@ -66,5 +87,9 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
             loss_pl = masked_mean_cross_entropy(student_logits, labels, confident)
             logs.update(loss_pseudo_label=loss_pl, pl_confident_fraction=confident.mean())
             total = total + ramp * self.pseudo_label_weight * loss_pl
+            if self.pseudo_label_dice_weight > 0:
+                loss_pl_dice = weighted_soft_dice_loss(student_logits, labels, confident.float())
+                logs["loss_pseudo_label_dice"] = loss_pl_dice
+                total = total + ramp * self.pseudo_label_dice_weight * loss_pl_dice
         logs["consistency_ramp"] = torch.tensor(ramp)
         return total, logs

@@ -1,7 +1,8 @@
-"""Read intermediate outputs of an nnU-Net network without forking its forward (a forward hook)."""
+"""Read, or perturb, intermediate outputs of an nnU-Net network without forking its forward (forward hooks)."""
 from contextlib import contextmanager
-from typing import List
+from typing import Iterable, List, Optional
 
+import torch
 from torch import nn
 
 
@@ -14,3 +15,34 @@ def capture_outputs(module: nn.Module):
         yield captured
     finally:
         handle.remove()
+
+
+def channel_dropout(x: torch.Tensor, p: float, first_sample: int = 0,
+                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Whole-channel dropout (Dropout2d/3d semantics: a channel of a sample is zeroed with probability p, the others
+    scaled by 1 / (1 - p)) applied to samples first_sample: only; the samples before it pass unchanged. Any spatial
+    rank."""
+    if p <= 0 or first_sample >= x.shape[0]:
+        return x
+    if p >= 1:
+        raise ValueError(f"channel dropout probability must be < 1, got {p}")
+    kept, perturbed = x[:first_sample], x[first_sample:]
+    shape = perturbed.shape[:2] + (1,) * (perturbed.ndim - 2)
+    keep = torch.rand(shape, generator=generator, device=x.device) >= p
+    return torch.cat((kept, perturbed * keep.to(perturbed.dtype) / (1.0 - p)))
+
+
+@contextmanager
+def feature_perturbation(modules: Iterable[nn.Module], p: float, first_sample: int = 0):
+    """Within the block, the output of each module (e.g. every encoder stage of an nnU-Net network: its skip features
+    and the next stage's input) gets `channel_dropout(p)` on samples first_sample: only (UniMatch's feature
+    perturbation, Yang et al. CVPR 2023, on the unlabeled part of a joint labeled + unlabeled pass). p = 0: no hooks."""
+    handles = []
+    if p > 0:
+        handles = [m.register_forward_hook(lambda _m, _inp, out: channel_dropout(out, p, first_sample))
+                   for m in modules]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -1,0 +1,55 @@
+"""nnUNetTrainerMeanTeacher_strongUnlabeled: the feature perturbation reaches the unlabeled samples only and leaves
+no hook behind; the total is the ramped sum of its terms, the pseudo-label Dice included."""
+import torch
+from trainer_factory import make_trainer, next_batches, with_loaders
+
+from nnunetv2_pscm.components.feature_hooks import feature_perturbation
+from nnunetv2_pscm.components.weighted_losses import weighted_soft_dice_loss
+from nnunetv2_pscm.data.ssl_split import write_ssl_split
+from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher
+from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher_strongUnlabeled import nnUNetTrainerMeanTeacher_strongUnlabeled
+
+DATASET = 901
+
+
+def ready(cls, **attributes):
+    write_ssl_split(DATASET, num_labeled=3, n_folds=1)
+    return with_loaders(make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=2, **attributes))
+
+
+def test_variant_changes_only_the_unlabeled_recipe():
+    assert nnUNetTrainerMeanTeacher.feature_dropout == 0 and nnUNetTrainerMeanTeacher.pseudo_label_dice_weight == 0
+    assert nnUNetTrainerMeanTeacher_strongUnlabeled.feature_dropout == 0.5
+    assert nnUNetTrainerMeanTeacher_strongUnlabeled.pseudo_label_dice_weight == 1.0
+
+
+def test_perturbation_hits_unlabeled_samples_only_and_is_removed(copied_3d):
+    trainer = ready(nnUNetTrainerMeanTeacher_strongUnlabeled)
+    labeled, unlabeled = next_batches(trainer)
+    x = torch.cat((labeled["data"], unlabeled["data"]))
+    n = labeled["data"].shape[0]
+    net = trainer.student_module
+    net.eval()  # InstanceNorm is per sample either way; eval only to make two clean passes comparable
+    with torch.no_grad():
+        clean = net(x)[0]
+        with feature_perturbation(trainer.perturbed_modules(), trainer.feature_dropout, first_sample=n):
+            perturbed = net(x)[0]
+        again = net(x)[0]
+    torch.testing.assert_close(perturbed[:n], clean[:n])
+    assert not torch.allclose(perturbed[n:], clean[n:])
+    assert torch.equal(again, clean), "no hook left behind"
+    assert len(trainer.perturbed_modules()) == len(net.encoder.stages)
+
+
+def test_total_is_the_ramped_sum_with_the_pseudo_label_dice(copied_3d):
+    trainer = ready(nnUNetTrainerMeanTeacher_strongUnlabeled, consistency_rampup_fraction=0.0)
+    loss, logs = trainer.compute_loss(*next_batches(trainer))
+    assert logs["consistency_ramp"].item() == 1.0
+    expected = logs["loss_sup"] + logs["loss_consistency"] + logs["loss_pseudo_label"] + logs["loss_pseudo_label_dice"]
+    torch.testing.assert_close(loss, expected)
+    assert 0 <= logs["loss_pseudo_label_dice"].item() <= 1
+    # an empty confidence mask contributes nothing: (0 + s) / (0 + s) = Dice 1, loss 0
+    logits = torch.randn(1, 2, 4, 4, 4)
+    labels = logits.argmax(1, keepdim=True)
+    assert weighted_soft_dice_loss(logits, labels, torch.zeros_like(labels).float()).item() == 0.0
+    loss.backward()

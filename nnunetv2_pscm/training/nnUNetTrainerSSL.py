@@ -281,8 +281,9 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         own = self.student_module.state_dict()
         heads = {k: v for k, v in pretrained.items() if ".seg_layers." in k and k in own and own[k].shape == v.shape}
         self.student_module.load_state_dict(heads, strict=False)
+        teacher = "; the teacher starts as this model" if self.use_ema_teacher else ""
         self.print_to_log_file(f"Warm start from {path}: all weights including {len(heads)} segmentation-head "
-                               f"tensors; the teacher starts as this model.")
+                               f"tensors{teacher}.")
 
     def teacher_update_step(self) -> float:
         """The step the EMA decay is computed for: a warm-started teacher is already good, so it averages with

@@ -65,6 +65,8 @@ setup(
             "nnUNetv2_pscm_benchmark=nnunetv2_pscm.cli.benchmark:main",
             "nnUNetv2_pscm_demo=nnunetv2_pscm.cli.demo:main",
             "nnUNetv2_pscm_train_quality=nnunetv2_pscm.cli.train_quality:main",
+            "nnUNetv2_pscm_quality=nnunetv2_pscm.cli.quality:main",
+            "nnUNetv2_pscm_suggest=nnunetv2_pscm.cli.suggest:main",
         ]
         + converter_console_scripts(),
     },

@@ -47,6 +47,7 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     unlabeled_two_views = True
     supports_regions = True
     supports_ignore_label = True
+    quality_guidance_hooks = True
     ssl_log_keys = ("loss_sup", "loss_consistency", "loss_pseudo_label", "loss_pseudo_label_dice",
                     "pl_confident_fraction", "consistency_ramp")
     labeled_loss_log_key = "loss_sup"
@@ -77,19 +78,26 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
         student_logits = outputs[0][n_labeled:]
 
         regions = self.label_manager.has_regions
-        loss_cons = probability_mse(student_logits, teacher_logits, regions=regions)
-        logs = {"loss_sup": loss_sup, "loss_consistency": loss_cons}
+        logs = {"loss_sup": loss_sup}
+        teacher_probs = probabilities(teacher_logits.float(), regions)
+        # quality guidance (the _QG variants; None here): one weight per unlabeled sample on every unlabeled term
+        sample_weight = self.compute_sample_weights(unlabeled["data_weak"], teacher_probs, logs)
+        loss_cons = probability_mse(student_logits, teacher_logits, regions=regions, sample_weight=sample_weight)
+        logs["loss_consistency"] = loss_cons
         ramp = self.consistency_ramp()
         total = loss_sup + ramp * self.consistency_weight * loss_cons
         if self.pseudo_label_weight > 0 and not regions:  # hard pseudo-labels need mutually exclusive classes
-            labels, confident = confident_pseudo_labels(probabilities(teacher_logits.float()),
-                                                        self.pseudo_label_threshold)
-            loss_pl = masked_mean_cross_entropy(student_logits, labels, confident)
+            labels, confident = confident_pseudo_labels(teacher_probs, self.pseudo_label_threshold)
+            loss_pl = masked_mean_cross_entropy(student_logits, labels, confident, sample_weight)
             logs.update(loss_pseudo_label=loss_pl, pl_confident_fraction=confident.mean())
             total = total + ramp * self.pseudo_label_weight * loss_pl
             if self.pseudo_label_dice_weight > 0:
-                loss_pl_dice = weighted_soft_dice_loss(student_logits, labels, confident.float())
+                loss_pl_dice = weighted_soft_dice_loss(student_logits, labels, confident.float(),
+                                                       sample_weight=sample_weight)
                 logs["loss_pseudo_label_dice"] = loss_pl_dice
                 total = total + ramp * self.pseudo_label_dice_weight * loss_pl_dice
+        quality_regulariser = self.qar_loss(unlabeled["data"], student_logits, logs)
+        if quality_regulariser is not None:
+            total = total + quality_regulariser
         logs["consistency_ramp"] = torch.tensor(ramp)
         return total, logs

@@ -1,7 +1,12 @@
 """Cross-entropy and soft Dice with a per-voxel weight map (reliability / region weights, 0 = ignore).
 
 Both are normalised by the number of voxels, not by the sum of weights, so down-weighting a region
-lowers its contribution instead of being renormalised away."""
+lowers its contribution instead of being renormalised away.
+
+``sample_weight`` (B,), where a loss takes it, scales each sample's share of the loss (QG-SSL's per-sample
+pseudo-label weights): voxel weights cannot do that for a Dice, whose ratio ignores a per-sample factor."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
@@ -14,12 +19,20 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: t
     return (weight[:, 0] * ce).mean()
 
 
-def masked_mean_cross_entropy(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """CE averaged over the voxels the mask keeps (FixMatch's loss on confident pseudo-labels): sum_v m(v) CE(v) /
-    sum_v m(v); 0 when the mask is empty. Unlike `weighted_cross_entropy`, few kept voxels still pull at full
+def per_sample(sample_weight: Optional[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """(B,) weights reshaped to broadcast over ``like`` (B, ...); 1 when None."""
+    if sample_weight is None:
+        return like.new_ones(())
+    return sample_weight.detach().float().view(-1, *([1] * (like.ndim - 1)))
+
+
+def masked_mean_cross_entropy(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                              sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """CE averaged over the voxels the mask keeps (FixMatch's loss on confident pseudo-labels): sum_v s_b m(v) CE(v)
+    / sum_v m(v); 0 when the mask is empty. Unlike `weighted_cross_entropy`, few kept voxels still pull at full
     strength."""
     ce = F.cross_entropy(logits.float(), target[:, 0].long(), reduction="none")
-    return (mask[:, 0] * ce).sum() / mask.sum().clamp_min(1.0)
+    return (per_sample(sample_weight, ce) * mask[:, 0] * ce).sum() / mask.sum().clamp_min(1.0)
 
 
 def masked_soft_cross_entropy(logits: torch.Tensor, soft_target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -31,7 +44,8 @@ def masked_soft_cross_entropy(logits: torch.Tensor, soft_target: torch.Tensor, m
 
 
 def weighted_soft_dice_loss_soft_target(logits: torch.Tensor, soft_target: torch.Tensor, weight: torch.Tensor,
-                                        smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
+                                        smooth: float = 1e-5, include_background: bool = False,
+                                        sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """`weighted_soft_dice_loss` against a soft (B, C, ...) target instead of integer labels."""
     probs = torch.softmax(logits.float(), 1)
     target = soft_target.float()
@@ -41,15 +55,16 @@ def weighted_soft_dice_loss_soft_target(logits: torch.Tensor, soft_target: torch
     dice = (2 * intersection + smooth) / (denominator + smooth)
     if not include_background and dice.shape[1] > 1:
         dice = dice[:, 1:]
-    return 1 - dice.mean()
+    return (per_sample(sample_weight, dice) * (1 - dice)).mean()
 
 
 def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                            smooth: float = 1e-5, include_background: bool = False) -> torch.Tensor:
-    """1 - mean over samples and (foreground) classes of the weighted soft Dice
+                            smooth: float = 1e-5, include_background: bool = False,
+                            sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """mean over samples b and (foreground) classes of s_b (1 - weighted soft Dice), the Dice being
     (2 sum w p y + s) / (sum w p + sum w y + s), nnU-Net's smoothing and no-background convention."""
     return weighted_soft_dice_loss_soft_target(logits, one_hot(target, logits.shape[1]), weight, smooth,
-                                               include_background)
+                                               include_background, sample_weight)
 
 
 def weighted_ce_dice(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -61,14 +76,17 @@ def region_normalised_ce_dice(logits: torch.Tensor, target: torch.Tensor, region
     """BCP's `mix_loss`, generalised: sum over regions of weight_r * (CE + soft Dice) on that region, where the
     CE is normalised by the region's own (weighted) voxel count, not by the patch size.
 
-    regions: iterable of (voxel weight map (B, 1, ...) in [0, 1], region weight). So the ground-truth part of a
-    copy-paste mixture contributes with weight 1 and the pseudo-labelled part with weight 0.5 whatever the size
-    of the pasted cuboid (with `weighted_ce_dice` a bigger pseudo region would take the labeled signal away).
-    An empty region contributes 0."""
+    regions: iterable of (voxel weight map (B, 1, ...) in [0, 1], region weight) or (map, region weight, (B,)
+    sample weights or None). So the ground-truth part of a copy-paste mixture contributes with weight 1 and the
+    pseudo-labelled part with weight 0.5 whatever the size of the pasted cuboid (with `weighted_ce_dice` a bigger
+    pseudo region would take the labeled signal away). Sample weights scale each sample's share of that region's
+    CE and Dice (QG-SSL's PL-QW). An empty region contributes 0."""
     ce = F.cross_entropy(logits.float(), target[:, 0].long(), reduction="none")
     total = logits.new_zeros((), dtype=torch.float32)
-    for voxel_weight, region_weight in regions:
+    for voxel_weight, region_weight, *rest in regions:
+        sample_weight = rest[0] if rest else None
         w = voxel_weight[:, 0].float()
-        ce_region = (w * ce).sum() / w.sum().clamp_min(1e-8)
-        total = total + region_weight * (ce_region + weighted_soft_dice_loss(logits, target, voxel_weight))
+        ce_region = (per_sample(sample_weight, w) * w * ce).sum() / w.sum().clamp_min(1e-8)
+        dice_region = weighted_soft_dice_loss(logits, target, voxel_weight, sample_weight=sample_weight)
+        total = total + region_weight * (ce_region + dice_region)
     return total

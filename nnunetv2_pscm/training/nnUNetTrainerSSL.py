@@ -102,6 +102,25 @@ class nnUNetTrainerSSL(nnUNetTrainer):
     def load_method_state_dict(self, state: dict) -> None:
         pass
 
+    # ---- quality guidance (QG-SSL plug-in, methods/quality/mixin.py): a method that calls these two where its
+    # unsupervised loss is made sets `quality_guidance_hooks = True`; here they do nothing ----
+    quality_guidance_hooks: bool = False
+
+    def compute_sample_weights(self, image: torch.Tensor, pseudo_label: torch.Tensor,
+                               logs: dict) -> Optional[torch.Tensor]:
+        """(B,) weights for the unsupervised loss of each unlabeled sample, from its image and pseudo-label
+        (labels (B, 1, ...) or probabilities (B, C, ...)); None = unweighted."""
+        return None
+
+    def qar_loss(self, image: torch.Tensor, student_logits: torch.Tensor, logs: dict) -> Optional[torch.Tensor]:
+        """An extra loss on the student's prediction of unlabeled images, already weighted; None = none."""
+        return None
+
+    def wants_unlabeled_student_output(self) -> bool:
+        """True when `qar_loss` needs the student's output on the plain unlabeled batch (a method whose student
+        does not see it otherwise, e.g. BCP's mixed images, then adds it to its student pass)."""
+        return False
+
     # ------------------------------------------------------------------ networks
     @property
     def student_module(self) -> nn.Module:

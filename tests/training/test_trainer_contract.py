@@ -15,9 +15,13 @@ from trainer_factory import make_trainer
 import nnunetv2_pscm.trainers as trainer_package
 from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.components.deep_supervision import as_list, stock_loss_input
+from nnunetv2_pscm.methods.quality.mixin import QualityGuidedMixin
+from nnunetv2_pscm.methods.quality.training import QualityTrainingSettings, train_quality_predictor
 from nnunetv2_pscm.training import nnUNetTrainerSSL
 
 DATASET = 901
+TINY_QUALITY = QualityTrainingSettings(epochs=1, samples_per_case=2, num_bins=2, max_draws_per_sample=2, batch_size=4,
+                                       width=2, blocks_per_stage=(1, 1, 1, 1), stem_kernel=3)
 
 
 def all_trainer_classes():
@@ -36,11 +40,16 @@ TRAINERS = all_trainer_classes()
 def test_the_contract_sees_every_method():
     names = {c.__name__ for c in TRAINERS}
     assert {"nnUNetTrainerMeanTeacher", "nnUNetTrainerBCP", "nnUNetTrainerPSCM"} <= names
+    assert {"nnUNetTrainerMeanTeacher_QG", "nnUNetTrainerBCP_QG", "nnUNetTrainerPSCM_QG"} <= names
 
 
 @pytest.fixture
-def split(copied_3d):
+def split(copied_3d, request):
     write_ssl_split(DATASET, num_labeled=3, n_folds=1)
+    cls = getattr(request.node, "callspec", None) and request.node.callspec.params.get("cls")
+    if isinstance(cls, type) and issubclass(cls, QualityGuidedMixin):  # its fold's quality predictor, tiny
+        train_quality_predictor(DATASET, "3d_fullres", 0, "nnUNetPlans_cpu", TINY_QUALITY, device="cpu",
+                                verbose=False)
     return copied_3d
 
 

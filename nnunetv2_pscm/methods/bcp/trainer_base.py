@@ -57,6 +57,7 @@ class BCPTrainerBase(nnUNetTrainerSSL):
     structure_max_cases = 50  # labeled cases read for the structure test (a sample is enough)
     ssl_log_keys = BCP_LOG_KEYS
     labeled_loss_log_key = "loss_labeled"
+    quality_guidance_hooks = True
     # found at train start from the labeled cases (nnU-Net rebuilds trainers from their exact __init__ signature,
     # so state that is not an __init__ argument starts as a class default)
     single_structure_classes: Optional[List[int]] = None
@@ -166,21 +167,33 @@ class BCPTrainerBase(nnUNetTrainerSSL):
             directions = [(i + self.ssl_step) % 2 == 0 for i in range(min(x_l.shape[0], x_u.shape[0]))]
             x_mix, y_mix, gt_region, pseudo_region = bidirectional_copy_paste(x_l, y_l, x_u, target, weight, cuboid,
                                                                               directions)
+            # quality guidance (the _QG variants; None here): mixed sample i shows unlabeled sample i's pseudo-label
+            sample_weight = self.compute_sample_weights(unlabeled.get("data_weak", x_u), target, logs)
+            if sample_weight is not None:
+                sample_weight = sample_weight[:x_mix.shape[0]]
             source = (x_u, target, weight, teacher)
         else:  # phase A: copy-paste between labeled samples, ground truth everywhere
             x_mix = x_l * cuboid + torch.roll(x_l, 1, 0) * (1 - cuboid)
             y_mix = torch.where(cuboid.bool(), y_l, torch.roll(y_l, 1, 0))
-            gt_region, pseudo_region = torch.ones_like(y_mix, dtype=torch.float32), None
+            gt_region, pseudo_region, sample_weight = torch.ones_like(y_mix, dtype=torch.float32), None, None
             source = (x_l, y_l, torch.ones_like(y_l, dtype=torch.float32), labeled_teacher)
         aux_inputs, aux_context = self.auxiliary_inputs(*source, logs)
 
         n_l, n_mix = x_l.shape[0], x_mix.shape[0]
-        seg, aux_skips = self._student_pass([x_l, x_mix] + aux_inputs, n_l + n_mix)
+        # the plain unlabeled batch joins the pass only when the quality regulariser needs the student's view of it
+        plain_unlabeled = [unlabeled["data"]] if self_training and self.wants_unlabeled_student_output() else []
+        n_u = sum(x.shape[0] for x in plain_unlabeled)
+        seg, aux_skips = self._student_pass([x_l, x_mix] + plain_unlabeled + aux_inputs, n_l + n_mix + n_u)
         loss_labeled = self.loss(stock_loss_input(seg, self.enable_deep_supervision, n_l), target_l)
-        loss_mix = self._mixed_loss([o[n_l:] for o in seg], y_mix, gt_region, pseudo_region)
+        loss_mix = self._mixed_loss([o[n_l:n_l + n_mix] for o in seg], y_mix, gt_region, pseudo_region,
+                                    sample_weight)
         mix_weight = self.current_mix_weight()
         total = self.labeled_loss_weight * loss_labeled + mix_weight * loss_mix
         logs.update(loss_labeled=loss_labeled, loss_mix=loss_mix, mix_weight=torch.tensor(mix_weight))
+        if plain_unlabeled:
+            quality_regulariser = self.qar_loss(unlabeled["data"], seg[0][n_l + n_mix:], logs)
+            if quality_regulariser is not None:
+                total = total + quality_regulariser
         if aux_inputs:
             aux_loss = self.auxiliary_losses(aux_skips, aux_context, logs)
             if aux_loss is not None:
@@ -198,13 +211,14 @@ class BCPTrainerBase(nnUNetTrainerSSL):
         seg = as_list(network.decoder([s[:n_segmented] for s in skips]))
         return seg, [s[n_segmented:] for s in skips]
 
-    def _mixed_loss(self, outputs, y_mix, gt_region, pseudo_region):
+    def _mixed_loss(self, outputs, y_mix, gt_region, pseudo_region, pseudo_sample_weight=None):
         factors = self.loss.weight_factors if isinstance(self.loss, DeepSupervisionWrapper) else (1.0,)
         maps = [gt_region] if pseudo_region is None else [gt_region, pseudo_region]
         weights = [1.0] if pseudo_region is None else [1.0, self.pseudo_region_weight]
+        sample_weights = [None, pseudo_sample_weight]  # per-sample weights touch the pseudo-labelled region only
 
         def loss(out, target, *region_maps):
-            return region_normalised_ce_dice(out, target, list(zip(region_maps, weights)))
+            return region_normalised_ce_dice(out, target, list(zip(region_maps, weights, sample_weights)))
 
         return deep_supervised(loss, outputs, y_mix, maps, factors)
 

@@ -130,7 +130,7 @@ class QualityData:
 # ---------------------------------------------------------------- plans, split, data
 
 
-def _read_plans(dataset, plans_identifier: str, configuration: str):
+def read_plans(dataset, plans_identifier: str, configuration: str):
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     pp_folder = preprocessed_dataset_folder(dataset)
@@ -387,7 +387,7 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
                                    f"{settings.epochs}, {settings.samples_per_case}, {settings.batch_size}, "
                                    f"{settings.patches_per_case}")
     torch_device = _device(device)
-    pp_folder, plans_manager, cm, data_folder, dataset_json, label_manager = _read_plans(
+    pp_folder, plans_manager, cm, data_folder, dataset_json, label_manager = read_plans(
         dataset, plans_identifier, configuration)
     split = _read_fold(pp_folder, fold)
     out_folder = quality_output_folder(dataset, plans_identifier, configuration, fold)

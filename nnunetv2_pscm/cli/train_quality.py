@@ -21,6 +21,9 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=defaults.epochs, help=f"default {defaults.epochs}")
     p.add_argument("--samples-per-case", type=int, default=defaults.samples_per_case,
                    help=f"masks per labeled case, balanced over Dice bins (default {defaults.samples_per_case})")
+    p.add_argument("--patches-per-case", type=int, default=defaults.patches_per_case,
+                   help=f"patches cut from each labeled case, each with its own masks (default "
+                   f"{defaults.patches_per_case}; more for very few labeled cases)")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default {defaults.batch_size}")
     p.add_argument("--lr", type=float, default=defaults.learning_rate, help=f"Adam lr (default {defaults.learning_rate})")
     p.add_argument("--ranking-weight", type=float, default=defaults.ranking_weight,
@@ -35,6 +38,7 @@ def main(argv=None) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing quality_predictor.pth")
     args = p.parse_args(argv)
     settings = QualityTrainingSettings(epochs=args.epochs, samples_per_case=args.samples_per_case,
+                                       patches_per_case=args.patches_per_case,
                                        batch_size=args.batch_size, learning_rate=args.lr,
                                        ranking_weight=args.ranking_weight, width=args.width, seed=args.seed)
     try:

@@ -238,9 +238,13 @@ def _find_trainer_class(trainer_name: str, checkpoint_file: str):
     try:
         return recursive_find_trainer_class_by_name(trainer_name)
     except (RuntimeError, AssertionError):
-        try:  # our own trainers without nnUNet_extTrainer
+        try:  # our own trainers without nnUNet_extTrainer, and `<Trainer>_<E>ep<I>it` schedule variants
             return getattr(importlib.import_module(f"nnunetv2_pscm.trainers.{trainer_name}"), trainer_name)
         except (ImportError, AttributeError):
+            pass
+        try:
+            return getattr(importlib.import_module("nnunetv2_pscm.trainers.schedule_variants"), trainer_name)
+        except (ImportError, AttributeError, RuntimeError, AssertionError):
             raise QualityTrainingError(f"--bank {checkpoint_file}: trainer class '{trainer_name}' not found in nnU-Net "
                                        f"nor in nnunetv2_pscm.trainers (set nnUNet_extTrainer if it lives "
                                        f"elsewhere).") from None

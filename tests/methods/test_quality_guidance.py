@@ -98,3 +98,32 @@ def test_mixin_weights_are_the_rule_applied_to_the_predicted_quality_of_the_hard
     assert logs["qg_mean_quality"].item() == pytest.approx(q.mean().item())
     trainer.use_sample_weighting = False
     assert trainer.compute_sample_weights(image, probs, {}) is None
+
+
+def test_a_missing_or_foreign_predictor_stops_training_with_the_command_that_builds_it(copied_3d):
+    import os
+    import shutil
+
+    from trainer_factory import make_trainer
+
+    from nnunetv2_pscm.data.ssl_split import write_ssl_split
+    from nnunetv2_pscm.methods.quality.locate import fold_predictor
+    from nnunetv2_pscm.methods.quality.training import (QualityTrainingError, QualityTrainingSettings,
+                                                        quality_output_folder, train_quality_predictor)
+    from nnunetv2_pscm.trainers.nnUNetTrainerBCP_QG import nnUNetTrainerBCP_QG
+
+    write_ssl_split(901, num_labeled=3, n_folds=2)
+    trainer = make_trainer(nnUNetTrainerBCP_QG, 901)
+    with pytest.raises(QualityTrainingError, match="nnUNetv2_pscm_train_quality -d Dataset901_SyntheticOrgan3D -c "
+                                                   "3d_fullres -f 0 -p nnUNetPlans_cpu"):
+        trainer.initialize()
+    tiny = QualityTrainingSettings(epochs=1, samples_per_case=2, num_bins=2, max_draws_per_sample=2, width=2,
+                                   blocks_per_stage=(1, 1, 1, 1), stem_kernel=3)
+    path = train_quality_predictor(901, "3d_fullres", 0, "nnUNetPlans_cpu", tiny, device="cpu", verbose=False)
+    other = quality_output_folder(901, "nnUNetPlans_cpu", "3d_fullres", 1)
+    os.makedirs(other)
+    shutil.copy(path, other)  # fold 0's predictor where fold 1's belongs: it has seen fold 1's validation cases
+    with pytest.raises(QualityTrainingError, match="was built for dataset/plans/configuration/fold"):
+        fold_predictor(901, "3d_fullres", 1, "nnUNetPlans_cpu")
+    net, record, found = fold_predictor(901, "3d_fullres", 0, "nnUNetPlans_cpu")
+    assert found == path and record["fold"] == 0

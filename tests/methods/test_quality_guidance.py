@@ -53,6 +53,16 @@ def test_predictor_is_frozen_and_qar_reaches_only_the_logits():
     torch.testing.assert_close(q, guide.score(image, F.one_hot(labels[:, 0], 3).permute(0, 3, 1, 2).float()))
 
 
+def test_qar_and_score_by_hand_with_a_constant_predictor():
+    guide = tiny_guide()
+    with torch.no_grad():
+        guide.net.head.weight.zero_()
+        guide.net.head.bias.fill_(0.0)  # Q = sigmoid(0) = 0.5 for every input
+    image, logits = torch.randn(2, 1, 40, 8), torch.randn(2, 3, 40, 8)
+    assert guide.qar_loss(image, logits).item() == pytest.approx(0.5)
+    torch.testing.assert_close(guide.score(image, logits.argmax(1, keepdim=True)), torch.tensor([0.5, 0.5]))
+
+
 def test_sample_weights_scale_each_sample_of_every_unlabeled_loss():
     torch.manual_seed(1)
     logits, teacher = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)

@@ -21,28 +21,22 @@ import numpy as np
 import torch
 
 from nnunetv2_pscm.components.uncertainty import normalized_entropy
-from nnunetv2_pscm.data import split_file as sf
-from nnunetv2_pscm.data.locations import dataset_name, splits_file, unlabeled_preprocessed_folder
+from nnunetv2_pscm.data.locations import dataset_name, unlabeled_preprocessed_folder
 from nnunetv2_pscm.data.unlabeled_dataset import UnlabeledImageDataset
 from nnunetv2_pscm.methods.quality.case_scoring import score_case
 from nnunetv2_pscm.methods.quality.figures import save_panels
 from nnunetv2_pscm.methods.quality.locate import fold_predictor
 from nnunetv2_pscm.methods.quality.quality_control import foreground_names, write_csv_atomically
-from nnunetv2_pscm.methods.quality.training import QualityTrainingError, quality_output_folder, read_plans
+from nnunetv2_pscm.methods.quality.training import (QualityTrainingError, quality_output_folder, read_fold_entry,
+                                                    read_plans)
 
 CSV_NAME, MONTAGE_NAME = "label_next.csv", "label_next.png"
 PREPROCESSED_ENDINGS = (".b2nd", ".npy", ".npz")
 
 
 def fold_unlabeled_images(pp_folder: str, data_folder: str, data_identifier: str, fold: int) -> UnlabeledImageDataset:
-    path = splits_file(pp_folder)
-    try:
-        folds = sf.load_splits(path)
-    except sf.SplitError as e:
-        raise QualityTrainingError(str(e)) from e
-    if not 0 <= fold < len(folds):
-        raise QualityTrainingError(f"Fold {fold} (option -f) is not in {path}: it has {len(folds)} fold(s).")
-    cases = folds[fold].get("unlabeled") or []
+    entry, path = read_fold_entry(pp_folder, fold)
+    cases = entry.get("unlabeled") or []
     if not cases:
         raise QualityTrainingError(f"Fold {fold} of {path} has no 'unlabeled' cases: nothing to suggest (write the "
                                    f"split with nnUNetv2_pscm_split).")

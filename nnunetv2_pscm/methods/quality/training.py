@@ -159,7 +159,8 @@ def read_plans(dataset, plans_identifier: str, configuration: str):
     return pp_folder, plans_manager, configuration_manager, data_folder, dataset_json, label_manager
 
 
-def _read_fold(pp_folder: str, fold: int) -> _Fold:
+def read_fold_entry(pp_folder: str, fold: int) -> Tuple[dict, str]:
+    """(the fold's entry of splits_final.json, the file's path); errors name the file and the option."""
     path = splits_file(pp_folder)
     try:
         folds = sf.load_splits(path)
@@ -168,7 +169,11 @@ def _read_fold(pp_folder: str, fold: int) -> _Fold:
     if not 0 <= fold < len(folds):
         raise QualityTrainingError(f"Fold {fold} (option -f) is not in {path}: it has {len(folds)} fold(s), "
                                    f"0..{len(folds) - 1}.")
-    entry = folds[fold]
+    return folds[fold], path
+
+
+def _read_fold(pp_folder: str, fold: int) -> _Fold:
+    entry, path = read_fold_entry(pp_folder, fold)
     if not entry["train"]:
         raise QualityTrainingError(f"Fold {fold} of {path} has no labeled training cases (its 'train' list is empty).")
     if not entry["val"]:

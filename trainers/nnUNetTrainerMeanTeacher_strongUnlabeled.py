@@ -1,9 +1,9 @@
-"""Mean Teacher whose unlabeled terms cannot be satisfied for free: UniMatch-style feature perturbation (channel
-dropout 0.5 on every encoder stage's output, unlabeled samples only) and soft Dice on the confident pseudo-labels
-(weight 1, beside the FixMatch CE). See nnUNetTrainerMeanTeacher's docstring for why."""
+"""The name under which Mean Teacher's stronger unlabeled signal (feature dropout 0.5 on the encoder stages for the
+unlabeled samples + soft Dice on the confident pseudo-labels) was measured on Left Atrium (README). Since it became
+nnUNetTrainerMeanTeacher's default this class changes nothing; it is kept so that models trained under this name
+still resume (`--c`) and predict (`nnUNetv2_predict -tr nnUNetTrainerMeanTeacher_strongUnlabeled`)."""
 from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher
 
 
 class nnUNetTrainerMeanTeacher_strongUnlabeled(nnUNetTrainerMeanTeacher):
-    feature_dropout = 0.5
-    pseudo_label_dice_weight = 1.0
+    pass

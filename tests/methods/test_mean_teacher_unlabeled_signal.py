@@ -1,5 +1,5 @@
-"""nnUNetTrainerMeanTeacher_strongUnlabeled: the feature perturbation reaches the unlabeled samples only and leaves
-no hook behind; the total is the ramped sum of its terms, the pseudo-label Dice included."""
+"""Mean Teacher's stronger unlabeled signal (the default; `_strongUnlabeled` is its former name): the feature
+perturbation reaches the unlabeled samples only and leaves no hook behind; the total is the ramped sum of its terms, the pseudo-label Dice included."""
 import torch
 from trainer_factory import make_trainer, next_batches, with_loaders
 
@@ -7,6 +7,7 @@ from nnunetv2_pscm.components.feature_hooks import feature_perturbation
 from nnunetv2_pscm.components.weighted_losses import weighted_soft_dice_loss
 from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher import nnUNetTrainerMeanTeacher
+from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher_plain import nnUNetTrainerMeanTeacher_plain
 from nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher_strongUnlabeled import nnUNetTrainerMeanTeacher_strongUnlabeled
 
 DATASET = 901
@@ -17,14 +18,23 @@ def ready(cls, **attributes):
     return with_loaders(make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=2, **attributes))
 
 
-def test_variant_changes_only_the_unlabeled_recipe():
-    assert nnUNetTrainerMeanTeacher.feature_dropout == 0 and nnUNetTrainerMeanTeacher.pseudo_label_dice_weight == 0
-    assert nnUNetTrainerMeanTeacher_strongUnlabeled.feature_dropout == 0.5
-    assert nnUNetTrainerMeanTeacher_strongUnlabeled.pseudo_label_dice_weight == 1.0
+def test_the_strong_unlabeled_recipe_is_the_default_and_plain_switches_it_off():
+    assert nnUNetTrainerMeanTeacher.feature_dropout == 0.5 and nnUNetTrainerMeanTeacher.pseudo_label_dice_weight == 1.0
+    assert nnUNetTrainerMeanTeacher_strongUnlabeled.__dict__.keys().isdisjoint(("feature_dropout",
+                                                                                 "pseudo_label_dice_weight"))
+    assert nnUNetTrainerMeanTeacher_plain.feature_dropout == 0 and nnUNetTrainerMeanTeacher_plain.pseudo_label_dice_weight == 0
+
+
+def test_plain_mean_teacher_has_no_perturbation_and_no_pseudo_label_dice(copied_3d):
+    trainer = ready(nnUNetTrainerMeanTeacher_plain, consistency_rampup_fraction=0.0)
+    assert trainer.perturbed_modules() == []
+    loss, logs = trainer.compute_loss(*next_batches(trainer))
+    assert "loss_pseudo_label_dice" not in logs
+    torch.testing.assert_close(loss, logs["loss_sup"] + logs["loss_consistency"] + logs["loss_pseudo_label"])
 
 
 def test_perturbation_hits_unlabeled_samples_only_and_is_removed(copied_3d):
-    trainer = ready(nnUNetTrainerMeanTeacher_strongUnlabeled)
+    trainer = ready(nnUNetTrainerMeanTeacher)
     labeled, unlabeled = next_batches(trainer)
     x = torch.cat((labeled["data"], unlabeled["data"]))
     n = labeled["data"].shape[0]
@@ -42,7 +52,7 @@ def test_perturbation_hits_unlabeled_samples_only_and_is_removed(copied_3d):
 
 
 def test_total_is_the_ramped_sum_with_the_pseudo_label_dice(copied_3d):
-    trainer = ready(nnUNetTrainerMeanTeacher_strongUnlabeled, consistency_rampup_fraction=0.0)
+    trainer = ready(nnUNetTrainerMeanTeacher, consistency_rampup_fraction=0.0)
     loss, logs = trainer.compute_loss(*next_batches(trainer))
     assert logs["consistency_ramp"].item() == 1.0
     expected = logs["loss_sup"] + logs["loss_consistency"] + logs["loss_pseudo_label"] + logs["loss_pseudo_label_dice"]

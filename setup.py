@@ -63,6 +63,7 @@ setup(
             "nnUNetv2_pscm_synthetic=nnunetv2_pscm.cli.synthetic:main",
             "nnUNetv2_pscm_evaluate=nnunetv2_pscm.cli.evaluate:main",
             "nnUNetv2_pscm_benchmark=nnunetv2_pscm.cli.benchmark:main",
+            "nnUNetv2_pscm_benchmark_combine=nnunetv2_pscm.cli.benchmark_combine:main",
             "nnUNetv2_pscm_demo=nnunetv2_pscm.cli.demo:main",
             "nnUNetv2_pscm_train_quality=nnunetv2_pscm.cli.train_quality:main",
             "nnUNetv2_pscm_quality=nnunetv2_pscm.cli.quality:main",

@@ -1,9 +1,11 @@
 """Read, or perturb, intermediate outputs of an nnU-Net network without forking its forward (forward hooks)."""
-from contextlib import contextmanager
-from typing import Iterable, List, Optional
+from contextlib import ExitStack, contextmanager
+from typing import Iterable, List, Optional, Tuple
 
 import torch
 from torch import nn
+
+from nnunetv2_pscm.components.deep_supervision import as_list
 
 
 @contextmanager
@@ -15,6 +17,16 @@ def capture_outputs(module: nn.Module):
         yield captured
     finally:
         handle.remove()
+
+
+def forward_with_decoder_features(network: nn.Module, x: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
+    """Outputs and decoder-stage features of an nnU-Net U-Net (`decoder.stages`), both fine -> coarse (nnU-Net's
+    output order), so output s is the segmentation head of feature s whenever deep supervision is on. Pass the bare
+    network: hooks on a compiled or DDP-wrapped module are not reliable."""
+    with ExitStack() as stack:
+        captured = [stack.enter_context(capture_outputs(stage)) for stage in network.decoder.stages]
+        outputs = as_list(network(x))
+    return outputs, [c[-1] for c in reversed(captured)]
 
 
 def channel_dropout(x: torch.Tensor, p: float, first_sample: int = 0,

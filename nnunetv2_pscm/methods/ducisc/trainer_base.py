@@ -36,7 +36,6 @@ Where nnU-Net forces or we chose a change (README, trainer table):
 * `self_normalize_losses` (the code's L / sg(L) per term) or the paper's weighted sum: see combine_losses.
 Exported weights: the student (stock architecture).
 """
-from contextlib import ExitStack
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -44,7 +43,7 @@ import torch
 from nnunetv2_pscm.components.boundary import one_hot
 from nnunetv2_pscm.components.consistency import with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, resize_soft, stock_loss_input
-from nnunetv2_pscm.components.feature_hooks import capture_outputs
+from nnunetv2_pscm.components.feature_hooks import forward_with_decoder_features
 from nnunetv2_pscm.components.mixup import linear_blend, sample_blend_weights
 from nnunetv2_pscm.components.prototypes import prototype_alignment_mse, soft_class_prototypes
 from nnunetv2_pscm.components.thresholds import SelfAwareThresholds
@@ -116,11 +115,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
     def student_pass_with_features(self, x: torch.Tensor) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """Outputs and decoder-stage features, both fine -> coarse. Runs the bare network (hooks on a compiled or
         DDP-wrapped module are not reliable; gradients are averaged by the base class either way)."""
-        decoder = self.student_module.decoder
-        with ExitStack() as stack:
-            captured = [stack.enter_context(capture_outputs(stage)) for stage in decoder.stages]
-            outputs = as_list(self.student_module(x))
-        return outputs, [c[-1] for c in reversed(captured)]
+        return forward_with_decoder_features(self.student_module, x)
 
     @torch.no_grad()
     def teacher_probabilities(self, x_u: torch.Tensor) -> List[torch.Tensor]:

@@ -45,8 +45,8 @@ def test_teacher_follows_the_ema_of_the_student(ssl_split):
         for t_old, t_new, s in zip(teacher_before, trainer.teacher.module.parameters(), trainer.student_module.parameters()):
             assert torch.allclose(t_new, a * t_old + (1 - a) * s.detach(), atol=1e-6)
     assert trainer.ssl_step == 3
-    assert set(trainer._epoch_logs) == {"loss_sup", "loss_consistency", "loss_pseudo_label", "pl_confident_fraction",
-                                        "consistency_ramp"}
+    assert set(trainer._epoch_logs) == {"loss_sup", "loss_consistency", "loss_pseudo_label", "loss_pseudo_label_dice",
+                                        "pl_confident_fraction", "consistency_ramp"}
 
 
 def test_mean_teacher_gradient_paths(ssl_split):
@@ -60,9 +60,11 @@ def test_mean_teacher_gradient_paths(ssl_split):
     # nnU-Net gives its lowest-resolution deep-supervision output weight 0: that head alone gets no gradient
     assert without_grad <= {"decoder.seg_layers.0.weight", "decoder.seg_layers.0.bias"}
 
-    # consistency alone: zero when the teacher is the student and both see the same input without noise
+    # consistency alone: zero when the teacher is the student and both see the same input without noise and
+    # without the student's feature dropout (the perturbation is what makes them differ by default)
     trainer.teacher.update(trainer.student_module, 0)
     trainer.teacher_input_noise_std = 0.0
+    trainer.feature_dropout = 0.0
     trainer.student_module.eval()
     same = {"data": unlabeled["data_weak"], "data_weak": unlabeled["data_weak"]}
     _, logs = trainer.compute_loss(labeled, same)

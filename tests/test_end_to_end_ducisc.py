@@ -3,23 +3,15 @@ schedule variant of nnUNetTrainerDuCiSC -> nnUNetv2_predict with the same traine
 import json
 
 import pytest
-import torch
-from conftest import console_script, copy_dataset, dataset_folder, run_cli
-from test_end_to_end_pscm import predict_first_training_case, trainer_env
+from conftest import dataset_folder
+from test_end_to_end_pscm import predict_first_training_case, train_through_cli
 
 
 @pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])
 def test_ducisc_train_and_predict(fixture_name, configuration, request, tmp_path):
-    root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
-    env = trainer_env(root)
-    dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
-    run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
     trainer = "nnUNetTrainerDuCiSC_2ep4it"
-    run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
-             "-device", "cpu"], env)
-
-    (fold_dir,) = (root / "results").glob(f"Dataset*/{trainer}__nnUNetPlans_cpu__{configuration}/fold_0")
-    checkpoint = torch.load(fold_dir / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    root, env, dataset_id, fold_dir, checkpoint = train_through_cli(request, fixture_name, configuration, trainer,
+                                                                     tmp_path)
     assert checkpoint["trainer_name"] == trainer and checkpoint["ssl_state"]["ssl_step"] == 8
     thresholds = checkpoint["ssl_state"]["extra_modules"]["thresholds.values"]
     num_classes = len(json.load(open(dataset_folder(root, "raw") / "dataset.json"))["labels"])

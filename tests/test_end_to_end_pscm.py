@@ -13,6 +13,20 @@ def trainer_env(root):
     return nnunet_env(root, nnUNet_extTrainer=trainer_dir)
 
 
+def train_through_cli(request, fixture_name, configuration, trainer, tmp_path):
+    """Copy a synthetic dataset, split it (3 labeled) and train `trainer` with the stock nnUNetv2_train on the CPU
+    plans; returns (root, env, dataset id, fold folder, checkpoint_final)."""
+    root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
+    env = trainer_env(root)
+    dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
+    run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
+    run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
+             "-device", "cpu"], env)
+    (fold_dir,) = (root / "results").glob(f"Dataset*/{trainer}__nnUNetPlans_cpu__{configuration}/fold_0")
+    checkpoint = torch.load(fold_dir / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    return root, env, dataset_id, fold_dir, checkpoint
+
+
 # 3d: the default, which reports pseudo-label quality against hidden labels; 2d: the variant that never opens them
 @pytest.mark.parametrize("fixture_name,configuration,base", [("dataset_3d", "3d_fullres", "nnUNetTrainerPSCM"),
                                                              ("dataset_2d", "2d", "nnUNetTrainerPSCM_noMonitor")])

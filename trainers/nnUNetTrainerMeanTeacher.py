@@ -29,7 +29,7 @@ import torch
 
 from nnunetv2_pscm.components.consistency import probabilities, probability_mse, with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution, stock_loss_input
-from nnunetv2_pscm.components.feature_hooks import feature_perturbation
+from nnunetv2_pscm.components.feature_hooks import encoder_stages, feature_perturbation
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy, weighted_soft_dice_loss
@@ -59,14 +59,8 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
         return sigmoid_rampup(self.ssl_step, self.consistency_rampup_fraction * total)
 
     def perturbed_modules(self):
-        """The student's encoder stages (PlainConvUNet and ResidualEncoderUNet both have `encoder.stages`)."""
-        if self.feature_dropout <= 0:
-            return []
-        stages = getattr(getattr(self.student_module, "encoder", None), "stages", None)
-        if stages is None:
-            raise ValueError(f"{type(self).__name__}.feature_dropout needs a network with encoder.stages "
-                             f"(nnU-Net's U-Nets); {type(self.student_module).__name__} has none")
-        return list(stages)
+        """The student's encoder stages, where feature_dropout acts; none when it is off."""
+        return encoder_stages(self.student_module, type(self).__name__) if self.feature_dropout > 0 else []
 
     def compute_loss(self, labeled, unlabeled):
         n_labeled = labeled["data"].shape[0]

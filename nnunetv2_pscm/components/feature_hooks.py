@@ -44,6 +44,16 @@ def channel_dropout(x: torch.Tensor, p: float, first_sample: int = 0,
     return torch.cat((kept, perturbed * keep.to(perturbed.dtype) / (1.0 - p)))
 
 
+def encoder_stages(network: nn.Module, owner: str) -> List[nn.Module]:
+    """The encoder stages of an nnU-Net U-Net (PlainConvUNet and ResidualEncoderUNet both have `encoder.stages`),
+    the modules `feature_perturbation` hooks; `owner` (the trainer's name) goes into the error for other networks."""
+    stages = getattr(getattr(network, "encoder", None), "stages", None)
+    if stages is None:
+        raise ValueError(f"{owner}.feature_dropout needs a network with encoder.stages (nnU-Net's U-Nets); "
+                         f"{type(network).__name__} has none")
+    return list(stages)
+
+
 @contextmanager
 def feature_perturbation(modules: Iterable[nn.Module], p: float, first_sample: int = 0):
     """Within the block, the output of each module (e.g. every encoder stage of an nnU-Net network: its skip features

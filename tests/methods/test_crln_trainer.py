@@ -1,7 +1,8 @@
 """nnUNetTrainerCRLN in-process on the synthetic datasets (3D binary, 2D multi-class): every term reaches the student,
 prototypes and DIM get gradient where they must, the teacher never; pseudo-labels and M come from one gradient-free
 teacher pass; the warm-up trains the labeled terms only (none after a warm start); rectification changes the
-pseudo-labels; the three ablations differ from CRLN in one thing each."""
+pseudo-labels; the feature dropout perturbs the student's unlabeled samples only; the four ablations differ from CRLN
+in one thing each."""
 import pytest
 import torch
 from conftest import copy_dataset, nnunet_env
@@ -13,6 +14,7 @@ from nnunetv2_pscm.methods.crln.dim import Relationship
 from nnunetv2_pscm.trainers.nnUNetTrainerCRLN import nnUNetTrainerCRLN
 from nnunetv2_pscm.trainers.nnUNetTrainerCRLN_noCPS import nnUNetTrainerCRLN_noCPS
 from nnunetv2_pscm.trainers.nnUNetTrainerCRLN_noDIM import nnUNetTrainerCRLN_noDIM
+from nnunetv2_pscm.trainers.nnUNetTrainerCRLN_noFeatureDropout import nnUNetTrainerCRLN_noFeatureDropout
 from nnunetv2_pscm.trainers.nnUNetTrainerCRLN_noRectify import nnUNetTrainerCRLN_noRectify
 
 STUDENT_TERMS = ("loss_sup", "loss_proto_cls", "loss_relationship", "loss_consistency", "loss_cps")
@@ -137,8 +139,24 @@ def test_prototype_bank_and_dim_are_sized_from_the_plans(split):
         ready(rectify_mode="average")
 
 
-@pytest.mark.parametrize("cls", [nnUNetTrainerCRLN_noDIM, nnUNetTrainerCRLN_noRectify, nnUNetTrainerCRLN_noCPS],
-                         ids=lambda c: c.__name__)
+def test_feature_dropout_perturbs_the_students_unlabeled_samples_only(split):
+    trainer = ready()
+    batches = next_batches(trainer)
+    assert len(trainer.perturbed_modules()) == len(trainer.student_module.encoder.stages)
+    torch.manual_seed(1)  # same teacher noise and CPS draws in both calls
+    _, perturbed = trainer.compute_loss(*batches)
+    trainer.feature_dropout = 0.0
+    assert trainer.perturbed_modules() == []
+    torch.manual_seed(1)
+    _, clean = trainer.compute_loss(*batches)
+    for labeled_term in ("loss_sup", "loss_proto_cls", "loss_relationship"):  # the labeled samples pass unchanged
+        torch.testing.assert_close(perturbed[labeled_term], clean[labeled_term])
+    torch.testing.assert_close(perturbed["pl_confident_fraction"], clean["pl_confident_fraction"])  # teacher side
+    assert not torch.allclose(perturbed["loss_consistency"], clean["loss_consistency"])
+
+
+@pytest.mark.parametrize("cls", [nnUNetTrainerCRLN_noDIM, nnUNetTrainerCRLN_noRectify, nnUNetTrainerCRLN_noCPS,
+                                 nnUNetTrainerCRLN_noFeatureDropout], ids=lambda c: c.__name__)
 def test_ablations_change_one_thing(cls, split):
     torch.manual_seed(0)
     trainer = ready(cls)
@@ -150,6 +168,8 @@ def test_ablations_change_one_thing(cls, split):
         assert logs["pl_flipped_fraction"] == 0.0 and "loss_relationship" in logs
     if cls is nnUNetTrainerCRLN_noCPS:
         assert "loss_cps" not in logs and "loss_consistency" in logs
+    if cls is nnUNetTrainerCRLN_noFeatureDropout:
+        assert trainer.perturbed_modules() == [] and "loss_cps" in logs
     assert torch.isfinite(torch.as_tensor(trainer.train_step(next(trainer.dataloader_train))["loss"]))
 
 

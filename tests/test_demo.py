@@ -1,7 +1,6 @@
 """The one-command demo in a fast mode: every artifact is produced, and a second run reuses everything."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from conftest import console_script

@@ -4,9 +4,7 @@ in 2D also the single-net export)."""
 import json
 
 import pytest
-import torch
-from conftest import console_script, copy_dataset, dataset_folder, run_cli
-from test_end_to_end_pscm import predict_first_training_case, trainer_env
+from cli_training import predict_first_training_case, train_through_cli
 
 
 @pytest.mark.parametrize("fixture_name,configuration,base", [
@@ -14,16 +12,9 @@ from test_end_to_end_pscm import predict_first_training_case, trainer_env
     ("dataset_2d", "2d", "nnUNetTrainerDualNet"),
     ("dataset_2d", "2d", "nnUNetTrainerDualNet_single")])
 def test_dualnet_train_and_predict(fixture_name, configuration, base, request, tmp_path):
-    root = copy_dataset(request.getfixturevalue(fixture_name), tmp_path)
-    env = trainer_env(root)
-    dataset_id = dataset_folder(root, "raw").name[len("Dataset"):len("Dataset") + 3]
-    run_cli([console_script("nnUNetv2_pscm_split"), "-d", dataset_id, "--labeled", "3", "--folds", "1"], env)
     trainer = f"{base}_2ep3it"
-    run_cli([console_script("nnUNetv2_train"), dataset_id, configuration, "0", "-tr", trainer, "-p", "nnUNetPlans_cpu",
-             "-device", "cpu"], env)
-
-    (fold_dir,) = (root / "results").glob(f"Dataset*/{trainer}__nnUNetPlans_cpu__{configuration}/fold_0")
-    checkpoint = torch.load(fold_dir / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    root, env, dataset_id, fold_dir, checkpoint = train_through_cli(request, fixture_name, configuration, trainer,
+                                                                     tmp_path)
     assert checkpoint["trainer_name"] == trainer and checkpoint["ssl_state"]["ssl_step"] == 6
     weights = set(checkpoint["network_weights"])
     partner = {k for k in weights if k.startswith("partner.")}

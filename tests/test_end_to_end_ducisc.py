@@ -4,7 +4,7 @@ import json
 
 import pytest
 from conftest import dataset_folder
-from test_end_to_end_pscm import predict_first_training_case, train_through_cli
+from cli_training import predict_first_training_case, train_through_cli
 
 
 @pytest.mark.parametrize("fixture_name,configuration", [("dataset_3d", "3d_fullres"), ("dataset_2d", "2d")])

@@ -8,21 +8,13 @@ import torch
 import json
 import subprocess
 
-from conftest import console_script, copy_dataset, dataset_folder, delete_hidden_labels, nnunet_env, run_cli
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHORT_TRAINERS = join(REPO, "tests", "short_trainers")
-
-
-def ext_trainer_env(root, **extra):
-    trainer_dir = run_cli([console_script("nnUNetv2_pscm_trainer_dir")], nnunet_env(root)).stdout.strip()
-    assert isfile(join(trainer_dir, "nnUNetTrainerMeanTeacher.py"))
-    return nnunet_env(root, nnUNet_extTrainer=os.pathsep.join([trainer_dir, SHORT_TRAINERS]), **extra)
+from cli_training import trainer_env
+from conftest import console_script, copy_dataset, dataset_folder, delete_hidden_labels, run_cli
 
 
 def test_mean_teacher_train_resume_predict(dataset_3d, tmp_path):
     root = copy_dataset(dataset_3d, tmp_path)
-    env = ext_trainer_env(root)
+    env = trainer_env(root, with_short_trainers=True)
     run_cli([console_script("nnUNetv2_pscm_preprocess_unlabeled"), "-d", "901", "-c", "3d_fullres", "-np", "1"], env)
     out = run_cli([console_script("nnUNetv2_pscm_split"), "-d", "901", "--labeled", "3", "--folds", "1",
                    "--include-unlabeled-images"], env).stdout

@@ -5,10 +5,10 @@ their labels deleted, montage). A missing predictor stops both with the command 
 import csv
 import os
 import subprocess
-from os.path import isfile, join
+from os.path import isfile
 
+from cli_training import trainer_env
 from conftest import console_script, copy_dataset, dataset_folder, delete_hidden_labels, run_cli
-from test_end_to_end_mean_teacher import ext_trainer_env
 
 TRAINER = "nnUNetTrainer_1ep3it"
 
@@ -20,7 +20,7 @@ def read_rows(path):
 
 def test_quality_control_and_label_next_on_a_tiny_model(dataset_3d, tmp_path):
     root = copy_dataset(dataset_3d, tmp_path)
-    env = ext_trainer_env(root)
+    env = trainer_env(root)
     run_cli([console_script("nnUNetv2_pscm_split"), "-d", "901", "--labeled", "4", "--folds", "1"], env)
     qc = [console_script("nnUNetv2_pscm_quality"), "-i", tmp_path / "qc_in", "-p", tmp_path / "qc_pred", "-d", "901",
           "-c", "3d_fullres", "-f", "0", "-plans", "nnUNetPlans_cpu", "-o", tmp_path / "qc.csv"]

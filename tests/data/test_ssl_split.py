@@ -1,5 +1,4 @@
 """The split written from a dataset on disk (`data/ssl_split.py`, behind `nnUNetv2_pscm_split`)."""
-import os
 import shutil
 from os.path import isfile, join
 

@@ -23,7 +23,7 @@ def first_training_case():
 
 def test_same_preprocessing_as_nnunet_and_no_label_files(copied_3d):
     case = first_training_case()
-    shutil.copy(join(raw_images("imagesTr"), f"{case}_0000.nii.gz"), join(raw_images(), f"twin_0000.nii.gz"))
+    shutil.copy(join(raw_images("imagesTr"), f"{case}_0000.nii.gz"), join(raw_images(), "twin_0000.nii.gz"))
     out = preprocess_unlabeled(DATASET, "3d_fullres", num_processes=1)
     assert out.endswith("nnUNetPlans_3d_fullres_unlabeled")
     files = os.listdir(out)

@@ -45,26 +45,39 @@ def masked_soft_cross_entropy(logits: torch.Tensor, soft_target: torch.Tensor, m
 
 def weighted_soft_dice_loss_soft_target(logits: torch.Tensor, soft_target: torch.Tensor, weight: torch.Tensor,
                                         smooth: float = 1e-5, include_background: bool = False,
-                                        sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+                                        sample_weight: Optional[torch.Tensor] = None,
+                                        skip_empty_targets: bool = False) -> torch.Tensor:
     """`weighted_soft_dice_loss` against a soft (B, C, ...) target instead of integer labels."""
     probs = torch.softmax(logits.float(), 1)
     target = soft_target.float()
     axes = tuple(range(2, logits.ndim))
     intersection = (weight * probs * target).sum(axes)
-    denominator = (weight * probs).sum(axes) + (weight * target).sum(axes)
+    target_mass = (weight * target).sum(axes)
+    denominator = (weight * probs).sum(axes) + target_mass
     dice = (2 * intersection + smooth) / (denominator + smooth)
     if not include_background and dice.shape[1] > 1:
-        dice = dice[:, 1:]
-    return (per_sample(sample_weight, dice) * (1 - dice)).mean()
+        dice, target_mass = dice[:, 1:], target_mass[:, 1:]
+    loss = per_sample(sample_weight, dice) * (1 - dice)
+    if not skip_empty_targets:
+        return loss.mean()
+    present = (target_mass > 0).float()
+    return (loss * present).sum() / present.sum().clamp_min(1.0)
 
 
 def weighted_soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
                             smooth: float = 1e-5, include_background: bool = False,
-                            sample_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+                            sample_weight: Optional[torch.Tensor] = None,
+                            skip_empty_targets: bool = False) -> torch.Tensor:
     """mean over samples b and (foreground) classes of s_b (1 - weighted soft Dice), the Dice being
-    (2 sum w p y + s) / (sum w p + sum w y + s), nnU-Net's smoothing and no-background convention."""
+    (2 sum w p y + s) / (sum w p + sum w y + s), nnU-Net's smoothing and no-background convention.
+
+    skip_empty_targets: average only over the (sample, class) pairs whose weighted target is not empty (0 when none
+    is). For pseudo-labels with a confidence mask an empty pair means "no voxel of this class was confident", not
+    "the class is absent"; counted, it adds 1 - s / (sum w p + s), whose gradient drives the class's probability
+    to 0 on every kept voxel (on the demo's 3 classes this capped Mean Teacher's hardest class below its 0.9
+    threshold, README)."""
     return weighted_soft_dice_loss_soft_target(logits, one_hot(target, logits.shape[1]), weight, smooth,
-                                               include_background, sample_weight)
+                                               include_background, sample_weight, skip_empty_targets)
 
 
 def weighted_ce_dice(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

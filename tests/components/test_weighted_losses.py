@@ -75,3 +75,35 @@ def test_masked_mean_cross_entropy_by_hand_and_gradient_only_on_kept_voxels():
     loss.backward()
     assert torch.all(logits.grad[..., 1] == 0) and torch.all(logits.grad[..., [0, 2]] != 0)
     assert masked_mean_cross_entropy(logits, target, torch.zeros_like(mask)).item() == 0.0
+
+
+def test_dice_skipping_empty_targets_by_hand():
+    # 2 samples, 3 classes (background + 2), 3 voxels each, all kept (weight 1)
+    # sample 0: class 1 target on voxel 0, predicted there with p = 1 -> Dice 1; class 2 has no target voxel
+    # sample 1: no class-1 and no class-2 target voxel (all background), class 2 predicted on voxel 2
+    big = 20.0
+    logits = torch.full((2, 3, 3), -big)
+    logits[0, 1, 0] = logits[0, 0, 1] = logits[0, 0, 2] = big
+    logits[1, 0, 0] = logits[1, 0, 1] = logits[1, 2, 2] = big
+    target = torch.tensor([[[1, 0, 0]], [[0, 0, 0]]])
+    weight = torch.ones(2, 1, 3)
+    # counted: pairs (s0,c1) 0, (s0,c2) 1 - s/(0+s) = 0, (s1,c1) 0, (s1,c2) 1 - s/(1+s) ~ 1 -> mean ~ 1/4
+    assert weighted_soft_dice_loss(logits, target, weight).item() == pytest.approx(0.25, abs=1e-3)
+    # skipped: only (s0,c1) has a target -> 0
+    assert weighted_soft_dice_loss(logits, target, weight, skip_empty_targets=True).item() == pytest.approx(0, abs=1e-4)
+    # no pair with a target at all: 0, and the graph stays connected (backward works, no gradient)
+    empty = torch.zeros(2, 1, 3, dtype=torch.long)
+    live = logits.clone().requires_grad_(True)
+    loss = weighted_soft_dice_loss(live, empty, weight, skip_empty_targets=True)
+    loss.backward()
+    assert loss.item() == 0.0 and live.grad.abs().sum() == 0
+
+
+def test_dice_skipping_empty_targets_takes_the_weight_map_into_account():
+    # the class-1 target voxel 0 is not kept (weight 0), so the pair is empty; class 1 is also predicted on the kept
+    # voxel 1: counted, the pair adds 1 - s / (1 + s) ~ 1; skipped, nothing
+    logits = torch.tensor([[[-20.0, -20.0, 20.0], [20.0, 20.0, -20.0]]])
+    target = torch.tensor([[[1, 0, 0]]])
+    kept = torch.tensor([[[0.0, 1.0, 1.0]]])
+    assert weighted_soft_dice_loss(logits, target, kept).item() == pytest.approx(1.0, abs=1e-4)
+    assert weighted_soft_dice_loss(logits, target, kept, skip_empty_targets=True).item() == 0.0

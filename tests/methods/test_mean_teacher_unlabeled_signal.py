@@ -20,6 +20,7 @@ def ready(cls, **attributes):
 
 def test_the_strong_unlabeled_recipe_is_the_default_and_plain_switches_it_off():
     assert nnUNetTrainerMeanTeacher.feature_dropout == 0.5 and nnUNetTrainerMeanTeacher.pseudo_label_dice_weight == 1.0
+    assert nnUNetTrainerMeanTeacher.pseudo_label_dice_skips_empty  # "no confident voxel" is not "absent"
     assert nnUNetTrainerMeanTeacher_strongUnlabeled.__dict__.keys().isdisjoint(("feature_dropout",
                                                                                  "pseudo_label_dice_weight"))
     assert nnUNetTrainerMeanTeacher_plain.feature_dropout == 0 and nnUNetTrainerMeanTeacher_plain.pseudo_label_dice_weight == 0
@@ -63,3 +64,21 @@ def test_total_is_the_ramped_sum_with_the_pseudo_label_dice(copied_3d):
     labels = logits.argmax(1, keepdim=True)
     assert weighted_soft_dice_loss(logits, labels, torch.zeros_like(labels).float()).item() == 0.0
     loss.backward()
+
+
+def test_pseudo_label_dice_ignores_classes_without_confident_voxels(copied_3d, monkeypatch):
+    """With no confident foreground voxel anywhere, the skipping Dice is 0 (nothing to fit), while the counting one
+    is ~1 and pushes the foreground probability to 0 on the confident background."""
+    import nnunetv2_pscm.trainers.nnUNetTrainerMeanTeacher as mean_teacher_module
+
+    def background_only(probs, threshold):  # every voxel confidently background
+        return torch.zeros_like(probs[:, :1], dtype=torch.long), torch.ones_like(probs[:, :1])
+
+    monkeypatch.setattr(mean_teacher_module, "confident_pseudo_labels", background_only)
+    trainer = ready(nnUNetTrainerMeanTeacher, consistency_rampup_fraction=0.0)
+    batches = next_batches(trainer)
+    _, skipping = trainer.compute_loss(*batches)
+    assert skipping["loss_pseudo_label_dice"].item() == 0.0
+    trainer.pseudo_label_dice_skips_empty = False
+    _, counting = trainer.compute_loss(*batches)
+    assert counting["loss_pseudo_label_dice"].item() > 0.5

@@ -35,7 +35,7 @@ import torch
 
 from nnunetv2_pscm.components.consistency import probabilities, probability_mse, with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, full_resolution, stock_loss_input
-from nnunetv2_pscm.components.feature_hooks import encoder_stages, feature_perturbation
+from nnunetv2_pscm.components.feature_hooks import feature_perturbation
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy, weighted_soft_dice_loss
@@ -64,10 +64,6 @@ class nnUNetTrainerMeanTeacher(nnUNetTrainerSSL):
     def consistency_ramp(self) -> float:
         total = self.num_epochs * self.num_iterations_per_epoch
         return sigmoid_rampup(self.ssl_step, self.consistency_rampup_fraction * total)
-
-    def perturbed_modules(self):
-        """The student's encoder stages, where feature_dropout acts; none when it is off."""
-        return encoder_stages(self.student_module, type(self).__name__) if self.feature_dropout > 0 else []
 
     def compute_loss(self, labeled, unlabeled):
         n_labeled = labeled["data"].shape[0]

@@ -38,6 +38,7 @@ from torch import distributed as dist
 from torch._dynamo import OptimizedModule
 
 from nnunetv2_pscm.components.ema import EMATeacher
+from nnunetv2_pscm.components.feature_hooks import encoder_stages
 from nnunetv2_pscm.data.augmentation_views import split_geometric_photometric
 from nnunetv2_pscm.data.locations import splits_file, unlabeled_preprocessed_folder
 from nnunetv2_pscm.data.preprocessing_record import check_preprocessing_record
@@ -59,6 +60,9 @@ class nnUNetTrainerSSL(nnUNetTrainer):
     use_ema_teacher: bool = True
     ema_alpha: float = 0.99
     teacher_train_mode: bool = False  # dropout/BN of the teacher in train mode (DuCiSC) or eval mode
+    # whole-channel dropout on the student's encoder stages for its unlabeled samples (components/feature_hooks.py);
+    # a method applies it where it runs its student pass, with `perturbed_modules()`
+    feature_dropout: float = 0.0
     grad_clip_norm: float = 12.0  # nnU-Net's value
     # what a method can handle; anything else stops at start with a clear message
     supports_regions: bool = False
@@ -133,6 +137,10 @@ class nnUNetTrainerSSL(nnUNetTrainer):
         # reducer does not allow; gradients are averaged by all_reduce_gradients instead (see ddp.py).
         mod = self.network.module if self.is_ddp else self.network
         return mod(x)
+
+    def perturbed_modules(self) -> List[nn.Module]:
+        """The student's encoder stages, where `feature_dropout` acts; none when it is off."""
+        return encoder_stages(self.student_module, type(self).__name__) if self.feature_dropout > 0 else []
 
     def all_parameters(self) -> List[nn.Parameter]:
         """Every parameter that can receive a gradient: network and extra modules (deduplicated)."""

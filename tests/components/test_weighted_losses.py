@@ -107,3 +107,15 @@ def test_dice_skipping_empty_targets_takes_the_weight_map_into_account():
     kept = torch.tensor([[[0.0, 1.0, 1.0]]])
     assert weighted_soft_dice_loss(logits, target, kept).item() == pytest.approx(1.0, abs=1e-4)
     assert weighted_soft_dice_loss(logits, target, kept, skip_empty_targets=True).item() == 0.0
+
+
+def test_dice_skipping_empty_targets_sends_no_gradient_to_a_sample_whose_pairs_are_all_empty():
+    # sample 0 has a class-1 target voxel, sample 1 none (all background): counted, sample 1's empty pair pushes its
+    # class-1 probability down (gradient); skipped, sample 1 gets no gradient and sample 0 still does
+    target = torch.tensor([[[1, 0, 0]], [[0, 0, 0]]])
+    weight = torch.ones(2, 1, 3)
+    for skip, sample_1_has_gradient in ((False, True), (True, False)):
+        logits = torch.zeros(2, 2, 3, requires_grad=True)
+        weighted_soft_dice_loss(logits, target, weight, skip_empty_targets=skip).backward()
+        assert logits.grad[0].abs().sum() > 0
+        assert (logits.grad[1].abs().sum() > 0) == sample_1_has_gradient

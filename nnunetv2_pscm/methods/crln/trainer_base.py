@@ -65,7 +65,7 @@ import torch.nn.functional as F
 
 from nnunetv2_pscm.components.consistency import with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import full_resolution, resize_nearest, resize_soft, stock_loss_input
-from nnunetv2_pscm.components.feature_hooks import encoder_stages, feature_perturbation, forward_with_decoder_features
+from nnunetv2_pscm.components.feature_hooks import feature_perturbation, forward_with_decoder_features
 from nnunetv2_pscm.components.pseudo_labels import confident_pseudo_labels
 from nnunetv2_pscm.components.ramps import sigmoid_rampup
 from nnunetv2_pscm.components.weighted_losses import masked_mean_cross_entropy, weighted_soft_dice_loss
@@ -166,10 +166,6 @@ class CRLNTrainerBase(nnUNetTrainerSSL):
     @property
     def dim(self) -> Optional[DynamicInteractionModule]:
         return self.extra_modules["dim"] if self.use_dim else None
-
-    def perturbed_modules(self):
-        """The student's encoder stages, where feature_dropout acts; none when it is off."""
-        return encoder_stages(self.student_module, type(self).__name__) if self.feature_dropout > 0 else []
 
     def total_steps(self) -> int:
         return self.num_epochs * self.num_iterations_per_epoch

@@ -23,6 +23,8 @@ def test_pscm_train_and_predict(fixture_name, configuration, base, request, tmp_
     pretraining, self_training = logged["pl_dice_corrected"]
     assert pretraining != pretraining, "no pseudo-labels, so no report, in labeled-only pretraining"
     assert (self_training == self_training) == monitored, "monitor on in self-training unless _noMonitor"
+    for stage_score in ("pl_dice_raw", "pl_dice_cleaned"):  # the weight scores may be NaN (no confident voxel)
+        assert (logged[stage_score][1] == logged[stage_score][1]) == monitored, stage_score
     for name in ("progress.png", "progress_ssl.png", "validation/summary.json"):
         assert (fold_dir / name).is_file(), name
     assert (fold_dir / "pseudo_labels_epoch_0001.png").is_file() == monitored  # the last epoch's figure

@@ -45,7 +45,9 @@ from nnunetv2_pscm.methods.pscm.networks import (AuxiliaryUNetDecoder, MaskGener
 from nnunetv2_pscm.methods.pscm.psc import StructureStatistics, self_correct
 
 LOG_KEYS = BCP_LOG_KEYS + ("aux_weight", "loss_bom", "loss_aud", "loss_cf", "psc_changed_fraction", "psc_mean_weight",
-                           "mask_ratio", "mask_uncertainty_ratio", "pl_dice_raw", "pl_dice_corrected")
+                           "mask_ratio", "mask_uncertainty_ratio", "pl_dice_raw", "pl_dice_cleaned",
+                           "pl_dice_corrected", "psc_flagged_fraction", "psc_flagged_error_rate",
+                           "psc_kept_error_rate")
 
 
 class PSCMTrainerBase(BCPTrainerBase):
@@ -151,17 +153,20 @@ class PSCMTrainerBase(BCPTrainerBase):
         super().on_train_epoch_end(train_outputs)
 
     @torch.no_grad()
-    def _monitored_pseudo_labels(self, images: torch.Tensor):
-        """(raw teacher argmax, the pseudo-label training uses, BOM mask of the first image or None)."""
+    def _monitored_pseudo_labels(self, images: torch.Tensor) -> dict:
+        """Each stage of the pseudo-label pipeline for the monitor: raw teacher argmax, cleaned (threshold +
+        largest component), corrected by PSC (what training uses), the weights before and after PSC and the BOM
+        mask of the first image (or None)."""
         teacher = self.teacher_outputs(images)
         raw = teacher["probs"].argmax(1, keepdim=True)
-        labels, weight = self.pseudo_labels(teacher, {})
-        corrected, weight = self.correct_pseudo_labels(labels, weight, teacher, {})
+        cleaned, confidence = self.pseudo_labels(teacher, {})
+        corrected, weight = self.correct_pseudo_labels(cleaned, confidence, teacher, {})
         mask = None
         if self.uses_auxiliary_views:
             mask = self._mask(teacher["encoder_features"][:1], teacher["probs"][:1], corrected[:1],
                               images.shape[2:], {})
-        return raw, corrected, mask
+        return {"raw": raw, "cleaned": cleaned, "corrected": corrected, "confidence": confidence, "weight": weight,
+                "mask": mask}
 
     # ------------------------------------------------------------------ BCP hooks
     @torch.no_grad()

@@ -30,6 +30,8 @@ def main(argv=None) -> None:
                    help="weight of a pairwise ranking term added to the MSE (default 0: MSE only)")
     p.add_argument("--width", type=int, default=defaults.width,
                    help=f"channels of the QualityNet's first stage (ResNet-18: 64; default {defaults.width})")
+    p.add_argument("--val-every", type=int, default=defaults.val_every,
+                   help=f"score the validation masks every N epochs and after the last (default {defaults.val_every})")
     p.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available, else cpu")
     p.add_argument("--bank", nargs="+", default=[], metavar="CHECKPOINT",
@@ -40,7 +42,8 @@ def main(argv=None) -> None:
     settings = QualityTrainingSettings(epochs=args.epochs, samples_per_case=args.samples_per_case,
                                        patches_per_case=args.patches_per_case,
                                        batch_size=args.batch_size, learning_rate=args.lr,
-                                       ranking_weight=args.ranking_weight, width=args.width, seed=args.seed)
+                                       ranking_weight=args.ranking_weight, width=args.width, seed=args.seed,
+                                       val_every=args.val_every)
     try:
         path = train_quality_predictor(args.d, args.c, args.f, args.p, settings, args.bank, args.device,
                                        args.overwrite)

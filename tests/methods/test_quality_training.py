@@ -70,6 +70,18 @@ def test_tiny_run_writes_a_predictor_that_loads_back_and_reads_no_unlabeled_case
     assert q.shape == (1, 1) and 0 < q.item() < 1
 
 
+def test_validation_runs_every_val_every_epochs_and_after_the_last(split):
+    path = train_quality_predictor(DATASET, CONFIG, 0, PLANS, tiny(epochs=5, val_every=2), device="cpu",
+                                   verbose=False)
+    _, record = load_quality_predictor(path)
+    assert [h["epoch"] for h in record["history"]] == [1, 3, 4]  # every 2nd epoch, then the last
+    assert record["val_mae"] == record["history"][-1]["val_mae"]
+    log = open(os.path.join(os.path.dirname(path), LOG_FILENAME)).read().splitlines()
+    assert [("val_mae" in line) for line in log if line.startswith("epoch ")] == [False, True, False, True, True]
+    with pytest.raises(QualityTrainingError, match="--val-every"):
+        train_quality_predictor(DATASET, CONFIG, 0, PLANS, tiny(val_every=0), device="cpu", overwrite=True)
+
+
 def test_overwrite_is_refused_then_allowed(split, capsys):
     folder = quality_output_folder(DATASET, PLANS, CONFIG, 0)
     os.makedirs(folder)

@@ -31,7 +31,10 @@ partially trained segmentation models, reported with Spearman rho and MAE. Every
 * **Optimisation.** QualityNet (``width``, ``blocks_per_stage``, ``stem_kernel``), Adam (``learning_rate``,
   ``weight_decay``), MSE between predicted and true per-class Dice, plus ``ranking_weight`` x a pairwise margin
   ranking loss on the per-sample mean Dice within a batch (0 = off; Quality Sentinel uses ranking + MSE [REL]).
-  The weights saved are those of the LAST epoch (no model selection); every epoch's validation numbers are kept.
+  The weights saved are those of the LAST epoch (no model selection). Validation runs every ``val_every`` epochs
+  and always after the last one (its numbers are the predictor's); the validated epochs' numbers are kept. Scoring
+  all validation masks each epoch cost more than the epoch's training on LA (1279 validation masks against a few
+  hundred training ones), and nothing is selected from the intermediate numbers: they only show the curve.
 * **Validation numbers.** ``val_spearman_rho``: Spearman rho (`scipy.stats.spearmanr`) between predicted and true
   MEAN foreground Dice over all validation masks; ``val_mae``: mean absolute error over all (mask, class) entries.
 * **Output.** ``<nnUNet_results>/<Dataset>/quality_<plans>__<configuration>/fold_F/`` (`quality_folder_name`):
@@ -99,6 +102,7 @@ class QualityTrainingSettings:
     stem_kernel: int = 7
     small_patch_growth: int = 64  # see `quality_patch_size`
     seed: int = 0
+    val_every: int = 5  # validate every this many epochs, and after the last one
     corruption: RandomCorruption = field(default_factory=RandomCorruption)
 
 
@@ -391,10 +395,11 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
                             device: Optional[str] = None, overwrite: bool = False, verbose: bool = True) -> str:
     """Build the fold's predictor (see the module docstring) and return the path of ``quality_predictor.pth``."""
     settings = settings if settings is not None else QualityTrainingSettings()
-    if settings.epochs < 1 or settings.samples_per_case < 1 or settings.batch_size < 1 or settings.patches_per_case < 1:
-        raise QualityTrainingError(f"--epochs, --samples-per-case, batch size and patches per case must be >= 1, got "
-                                   f"{settings.epochs}, {settings.samples_per_case}, {settings.batch_size}, "
-                                   f"{settings.patches_per_case}")
+    if min(settings.epochs, settings.samples_per_case, settings.batch_size, settings.patches_per_case,
+           settings.val_every) < 1:
+        raise QualityTrainingError(f"--epochs, --samples-per-case, batch size, patches per case and --val-every must "
+                                   f"be >= 1, got {settings.epochs}, {settings.samples_per_case}, "
+                                   f"{settings.batch_size}, {settings.patches_per_case}, {settings.val_every}")
     torch_device = _device(device)
     pp_folder, plans_manager, cm, data_folder, dataset_json, label_manager = read_plans(
         dataset, plans_identifier, configuration)
@@ -455,11 +460,15 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        metrics = {"epoch": epoch, "train_loss": float(np.mean(losses)), **evaluate(net, val_data,
-                                                                                    settings.batch_size, torch_device)}
+        train_loss = float(np.mean(losses))
+        if (epoch + 1) % settings.val_every and epoch != settings.epochs - 1:
+            log(f"epoch {epoch}: train_loss {train_loss:.5f}  ({time.time() - t_epoch:.1f} s)")
+            continue
+        metrics = {"epoch": epoch, "train_loss": train_loss,
+                   **evaluate(net, val_data, settings.batch_size, torch_device)}
         history.append(metrics)
         log(f"epoch {epoch}: train_loss {metrics['train_loss']:.5f}  val_mae {metrics['val_mae']:.4f}  "
-            f"val_spearman_rho {metrics['val_spearman_rho']:.4f}  ({time.time() - t_epoch:.1f} s)")
+            f"val_spearman_rho {metrics['val_spearman_rho']:.4f}  ({time.time() - t_epoch:.1f} s, with validation)")
 
     settings_record = asdict(settings)
     settings_record["corruption"] = asdict(settings.corruption)

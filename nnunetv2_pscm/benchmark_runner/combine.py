@@ -211,3 +211,64 @@ def markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
               "a higher Dice, summed. † compared with the same-budget run of another chain (same fold and cases, a "
               "different labeled-only start): indicative only.", "", "Sources: " + ", ".join(str(f) for f in folders)]
     return "\n".join(lines) + "\n"
+
+
+def compare_methods(folders: Sequence[Path], method: str, reference: str) -> List[dict]:
+    """`method` minus `reference`, case by case, paired within the chain (the same labeled-only start, so the
+    difference is the methods', not the starting models'); where a run's chain has no reference run, with the
+    reference runs of the same fold in other chains (marked `own_chain` False: indicative only). Per setting, per seed
+    the mean over that seed's pairs, then mean ± std over seeds. An ablation reads as `compare_methods(folders, full,
+    ablated)`."""
+    by_folder = {Path(f): read_folder(Path(f)) for f in folders}
+    runs = deduplicate([r for recorded in by_folder.values() for r in recorded])
+    chains = _chains(by_folder)
+    known = {r.method for r in runs}
+    for name in (method, reference):
+        if name not in known:
+            raise CombineError(f"no evaluated run of {name!r} in {', '.join(map(str, folders))}; the methods there: "
+                               f"{', '.join(sorted(known))}")
+
+    def chain_keys(r: RecordedRun) -> set:
+        return {chains.get((folder, r.fold)) for folder in [r.folder, *r.also_in]} - {None}
+
+    rows = []
+    for setting in dict.fromkeys(r.setting for r in runs if r.method == method):
+        seeds: Dict = {}
+        for run in (r for r in runs if r.method == method and r.setting == setting):
+            of_fold = [r for r in runs if r.method == reference and r.fold == run.fold]
+            own = [r for r in of_fold if chain_keys(run) & chain_keys(r)]
+            for ref in own or of_fold:
+                seeds.setdefault(run.seed, []).append({**paired_difference(run, ref), "own_chain": bool(own)})
+        if not seeds:
+            continue
+        per_seed = {seed: {"dice": _mean(d["dice"] for d in diffs), "hd95_mm": _mean(d["hd95_mm"] for d in diffs),
+                           "rose": sum(d["rose"] for d in diffs), "cases": sum(d["cases"] for d in diffs),
+                           "pairs": len(diffs), "own_chain": all(d["own_chain"] for d in diffs)}
+                    for seed, diffs in sorted(seeds.items(), key=lambda i: str(i[0]))}
+        dice, hd = [e["dice"] for e in per_seed.values()], [e["hd95_mm"] for e in per_seed.values()]
+        rows.append({"setting": setting, "method": method, "reference": reference, "seeds": per_seed,
+                     "dice": _mean(dice), "dice_std": _std(dice), "hd95_mm": _mean(hd), "hd95_mm_std": _std(hd),
+                     "rose": sum(e["rose"] for e in per_seed.values()),
+                     "cases": sum(e["cases"] for e in per_seed.values())})
+    if not rows:
+        raise CombineError(f"{method!r} and {reference!r} were never trained on the same fold in "
+                           f"{', '.join(map(str, folders))}")
+    return rows
+
+
+def compare_markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
+    lines = ["| setting | method − reference | ΔDice per seed | ΔDice | ΔHD95 (mm) | Dice rose |", "|" + "---|" * 6]
+    for row in rows:
+        per_seed = "; ".join(f"s{seed} {_fmt(e['dice'], 3, True)}{'' if e['own_chain'] else ' †'}"
+                             for seed, e in row["seeds"].items())
+        lines.append(f"| {row['setting']} | {row['method']} − {row['reference']} | {per_seed} | "
+                     f"{_fmt(row['dice'], 3, True)}" + ("" if math.isnan(row["dice_std"]) else
+                                                         f" ± {_fmt(row['dice_std'], 3)}") +
+                     f" | {_fmt(row['hd95_mm'], 2, True)} | {row['rose']} / {row['cases']} |")
+    lines += ["", "Per case the method minus the reference, both warm-started from the same labeled-only model (same "
+              "chain: folder and fold), averaged over cases and over a seed's pairs; then mean ± sample std over seeds. "
+              "'Dice rose': cases where the method's Dice is higher, summed. † no reference run in that seed's chain: paired "
+              "with the reference runs of the same fold started from another labeled-only model (same cases; the "
+              "difference includes the two starting models'): indicative only.", "",
+              "Sources: " + ", ".join(str(f) for f in folders)]
+    return "\n".join(lines) + "\n"

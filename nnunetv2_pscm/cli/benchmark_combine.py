@@ -18,17 +18,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, help="write the markdown table here (default: print it); an "
                         "existing file is kept unless --overwrite")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+    parser.add_argument("--compare", nargs=2, metavar=("METHOD", "REFERENCE"),
+                        help="instead of the table: METHOD minus REFERENCE case by case, in every chain where both "
+                        "were warm-started from the same labeled-only model (e.g. an ablation: nnUNetTrainerPSCM "
+                        "nnUNetTrainerPSCM_noAUD); method names as the table's 'method' column")
     return parser
 
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    from nnunetv2_pscm.benchmark_runner.combine import CombineError, combine, markdown
+    from nnunetv2_pscm.benchmark_runner.combine import (CombineError, combine, compare_markdown, compare_methods,
+                                                        markdown)
 
     if args.output is not None and args.output.exists() and not args.overwrite:
         sys.exit(f"nnUNetv2_pscm_benchmark_combine: error: {args.output} exists; pass --overwrite to replace it")
     try:
-        text = markdown(combine(args.folders), args.folders)
+        if args.compare:
+            text = compare_markdown(compare_methods(args.folders, *args.compare), args.folders)
+        else:
+            text = markdown(combine(args.folders), args.folders)
     except CombineError as error:
         sys.exit(f"nnUNetv2_pscm_benchmark_combine: error: {error}")
     if args.output is None:

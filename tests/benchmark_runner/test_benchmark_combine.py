@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nnunetv2_pscm.benchmark_runner.combine import CombineError, combine, markdown
+from nnunetv2_pscm.benchmark_runner.combine import CombineError, combine, compare_methods, markdown
 from nnunetv2_pscm.cli.benchmark_combine import main
 
 CASES = ("a", "b")
@@ -83,3 +83,22 @@ def test_errors_name_the_folder_and_existing_output_is_kept(folders, tmp_path, c
     assert out.read_text() == "keep me"
     main([str(f) for f in folders] + ["-o", str(out), "--overwrite"])
     assert out.read_text().startswith("| setting | method |")
+
+
+def test_compare_pairs_two_methods_within_the_chain_and_marks_the_fallback(folders, tmp_path, capsys):
+    a, b, c, d = folders
+    record(a, 0, "ssl", "Y", [0.5, 0.96], [9, 3], 0)  # seed 0: same chain as X
+    record(d, 1, "ssl", "Y", [0.8, 0.28], [5, 10], 1)  # seed 1: d's chain; X of seed 1 is in c's chain
+    (row,) = compare_methods(folders, "X", "Y")
+    s0, s1 = row["seeds"][0], row["seeds"][1]
+    # seed 0, own chain: X (0.6, 0.9) - Y (0.5, 0.96) = (+0.1, -0.06) -> +0.02; HD95 (8-9, 4-3) -> 0; one case rose
+    assert s0["dice"] == pytest.approx(0.02) and s0["hd95_mm"] == pytest.approx(0.0) and s0["rose"] == 1
+    assert s0["own_chain"]
+    # seed 1: no Y in c's chain -> d's Y, marked: X (0.7, 0.5) - Y (0.8, 0.28) = (-0.1, +0.22) -> +0.06
+    assert s1["dice"] == pytest.approx(0.06) and not s1["own_chain"] and s1["rose"] == 1
+    assert row["dice"] == pytest.approx(0.04) and row["dice_std"] == pytest.approx(0.04 / 2 ** 0.5)
+    assert row["rose"] == 2 and row["cases"] == 4
+    main([str(f) for f in folders] + ["--compare", "X", "Y"])
+    assert "| X − Y | s0 +0.020; s1 +0.060 † | +0.040 ± 0.028 |" in capsys.readouterr().out
+    with pytest.raises(CombineError, match="no evaluated run of 'Z'.*X, Y"):
+        compare_methods(folders, "X", "Z")

@@ -20,7 +20,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -120,16 +120,22 @@ def _chains(by_folder: Dict[Path, List[RecordedRun]]) -> Dict[Tuple[Path, int], 
             if r.role == ROLE_LABELED_ONLY}
 
 
-def _baselines(runs: Sequence[RecordedRun], chains: Dict[Tuple[Path, int], Optional[Tuple]], role: str,
-               run: RecordedRun) -> Tuple[List[RecordedRun], bool]:
-    """The distinct runs of `role` in the run's own chain, else those of the same fold in other chains; the flag
+def _partners(runs: Sequence[RecordedRun], chains: Dict[Tuple[Path, int], Optional[Tuple]], run: RecordedRun,
+              wanted: Callable[[RecordedRun], bool]) -> Tuple[List[RecordedRun], bool]:
+    """The distinct `wanted` runs in the run's own chain, else those of the same fold in other chains; the flag
     says whether they are the run's own."""
     def chain_keys(r: RecordedRun) -> set:
         return {chains.get((folder, r.fold)) for folder in [r.folder, *r.also_in]} - {None}
 
-    of_fold = [r for r in runs if r.fold == run.fold and r.role == role]
+    of_fold = [r for r in runs if r.fold == run.fold and wanted(r)]
     own = [r for r in of_fold if chain_keys(r) & chain_keys(run)]
     return (own, True) if own else (of_fold, False)
+
+
+def _baselines(runs: Sequence[RecordedRun], chains: Dict[Tuple[Path, int], Optional[Tuple]], role: str,
+               run: RecordedRun) -> Tuple[List[RecordedRun], bool]:
+    """The run's labeled-only or equal-budget partners (`role`), see `_partners`."""
+    return _partners(runs, chains, run, lambda r: r.role == role)
 
 
 def combine(folders: Sequence[Path]) -> List[dict]:
@@ -228,17 +234,13 @@ def compare_methods(folders: Sequence[Path], method: str, reference: str) -> Lis
             raise CombineError(f"no evaluated run of {name!r} in {', '.join(map(str, folders))}; the methods there: "
                                f"{', '.join(sorted(known))}")
 
-    def chain_keys(r: RecordedRun) -> set:
-        return {chains.get((folder, r.fold)) for folder in [r.folder, *r.also_in]} - {None}
-
     rows = []
     for setting in dict.fromkeys(r.setting for r in runs if r.method == method):
         seeds: Dict = {}
         for run in (r for r in runs if r.method == method and r.setting == setting):
-            of_fold = [r for r in runs if r.method == reference and r.fold == run.fold]
-            own = [r for r in of_fold if chain_keys(run) & chain_keys(r)]
-            for ref in own or of_fold:
-                seeds.setdefault(run.seed, []).append({**paired_difference(run, ref), "own_chain": bool(own)})
+            references, own = _partners(runs, chains, run, lambda r: r.method == reference)
+            for ref in references:
+                seeds.setdefault(run.seed, []).append({**paired_difference(run, ref), "own_chain": own})
         if not seeds:
             continue
         per_seed = {seed: {"dice": _mean(d["dice"] for d in diffs), "hd95_mm": _mean(d["hd95_mm"] for d in diffs),

@@ -11,7 +11,10 @@ can be recorded in several folders (a later invocation on the same machine reuse
   equal-budget run of its own chain, or, when its chain has none, with the equal-budget runs of the same fold in
   other chains (marked: a different starting model, so only indicative);
 * per seed, the runs of one method are averaged (a re-run is a second sample of the same seed), then mean ± sample
-  std over seeds, as the runner's paired table does.
+  std over seeds, as the runner's paired table does;
+* a trainer renamed after a folder was recorded (its recipe became a variant, another recipe took the name) is shown
+  under today's name when the folder holds `renamed_trainers.json`, {"old name": "today's name"}: the recorded files
+  stay as they were, and one method name never stands for two recipes in the table.
 Nothing here trains or evaluates: it reads what the runner wrote.
 """
 from __future__ import annotations
@@ -61,11 +64,37 @@ def _setting(run: dict) -> str:
     return str(run.get("num_labeled"))
 
 
+RENAMED_TRAINERS_FILE = "renamed_trainers.json"
+
+
+def renamed_trainers(folder: Path) -> Dict[str, str]:
+    """The folder's {recorded trainer name: today's name}, from renamed_trainers.json (empty without one)."""
+    file = Path(folder) / RENAMED_TRAINERS_FILE
+    if not file.is_file():
+        return {}
+    try:
+        names = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise CombineError(f"{file}: not valid JSON ({error})") from error
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        raise CombineError(f"{file}: expected an object of trainer names, {{\"recorded name\": \"today's name\"}}")
+    return names
+
+
+def _today_method(method: str, renamed: Dict[str, str]) -> str:
+    """The method label with its trainer under today's name: 'T (warm-started)' -> 'T_new (warm-started)'; only a
+    whole trainer name matches (renaming T leaves T_other alone)."""
+    trainer, sep, rest = method.partition(" ")
+    return renamed[trainer] + sep + rest if trainer in renamed else method
+
+
 def read_folder(folder: Path) -> List[RecordedRun]:
-    """The evaluated runs of one benchmark output folder (runs without validation_summary.json are skipped)."""
+    """The evaluated runs of one benchmark output folder (runs without validation_summary.json are skipped), methods
+    under today's trainer names (renamed_trainers.json)."""
     runs_dir = Path(folder) / "runs"
     if not runs_dir.is_dir():
         raise CombineError(f"{folder} is not a benchmark output folder (no runs/ inside)")
+    renamed = renamed_trainers(folder)
     recorded = []
     for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         meta_file, summary_file = run_dir / "metadata.json", run_dir / "validation_summary.json"
@@ -79,8 +108,8 @@ def read_folder(folder: Path) -> List[RecordedRun]:
         except (json.JSONDecodeError, KeyError) as error:
             raise CombineError(f"{run_dir}: unreadable metadata.json or validation_summary.json ({error})") from error
         recorded.append(RecordedRun(folder=Path(folder), run_id=run["run_id"], fold=int(run["fold"]),
-                                    role=run["role"], method=run["method"], nnunet_trainer=run["nnunet_trainer"],
-                                    setting=_setting(run), seed=run.get("seed"),
+                                    role=run["role"], method=_today_method(run["method"], renamed),
+                                    nnunet_trainer=run["nnunet_trainer"], setting=_setting(run), seed=run.get("seed"),
                                     per_case=per_case_values(summary)))
     return recorded
 

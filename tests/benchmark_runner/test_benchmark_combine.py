@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nnunetv2_pscm.benchmark_runner.combine import CombineError, combine, compare_methods, markdown
+from nnunetv2_pscm.benchmark_runner.combine import CombineError, _today_method, combine, compare_methods, markdown
 from nnunetv2_pscm.cli.benchmark_combine import main
 
 CASES = ("a", "b")
@@ -102,3 +102,21 @@ def test_compare_pairs_two_methods_within_the_chain_and_marks_the_fallback(folde
     assert "| X − Y | s0 +0.020; s1 +0.060 † | +0.040 ± 0.028 |" in capsys.readouterr().out
     with pytest.raises(CombineError, match="no evaluated run of 'Z'.*X, Y"):
         compare_methods(folders, "X", "Z")
+
+
+def test_a_renamed_trainer_shows_under_todays_name_in_its_folder_only(folders):
+    a, c = folders[0], folders[2]
+    # a recorded X when X was another recipe (today's X_old); c's X is today's X
+    (a / "renamed_trainers.json").write_text(json.dumps({"X": "X_old", "X_other": "unused"}))
+    rows = rows_by_method(combine(folders))
+    assert rows["X_old"]["seeds"].keys() == {0} and rows["X"]["seeds"].keys() == {1}
+    assert rows["labeled only"]["runs"] == 3  # labels that are not trainer names are untouched
+    # only a whole trainer name is renamed, and the suffix after it is kept
+    assert _today_method("X (warm-started)", {"X": "X_old"}) == "X_old (warm-started)"
+    assert _today_method("X_strong (warm-started)", {"X": "X_old"}) == "X_strong (warm-started)"
+
+
+def test_a_malformed_rename_file_names_itself(folders):
+    (folders[0] / "renamed_trainers.json").write_text('["X"]')
+    with pytest.raises(CombineError, match="renamed_trainers.json.*trainer names"):
+        combine(folders)

@@ -10,6 +10,7 @@ from nnunetv2_pscm.trainers.nnUNetTrainerPSCM import nnUNetTrainerPSCM
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noAUD import nnUNetTrainerPSCM_noAUD
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noBOM import nnUNetTrainerPSCM_noBOM
 from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_noPSC import nnUNetTrainerPSCM_noPSC
+from nnunetv2_pscm.trainers.nnUNetTrainerPSCM_withAUD import nnUNetTrainerPSCM_withAUD
 
 DATASET = 901
 
@@ -33,7 +34,7 @@ def grads_of(module):
 
 
 def test_every_gradient_path_in_self_training(split):
-    trainer = ready(nnUNetTrainerPSCM)
+    trainer = ready(nnUNetTrainerPSCM_withAUD)
     loss, logs = trainer.compute_loss(*next_batches(trainer))
     loss.backward()
     assert logs["phase"] == 1.0
@@ -93,6 +94,7 @@ def test_auxiliary_terms_ramp_in_over_self_training(split):
     (nnUNetTrainerPSCM_noPSC, {"reconstruction_decoder", "auxiliary_decoder", "mask_generator"}),
     (nnUNetTrainerPSCM_noBOM, {"auxiliary_decoder"}),
     (nnUNetTrainerPSCM_noAUD, {"reconstruction_decoder", "mask_generator"}),
+    (nnUNetTrainerPSCM, {"reconstruction_decoder", "mask_generator"}),  # AUD off by default (LA and demo evidence)
 ])
 def test_ablations_train_with_exactly_their_modules(split, cls, modules):
     trainer = ready(cls)
@@ -107,7 +109,7 @@ def test_ablations_train_with_exactly_their_modules(split, cls, modules):
 
 
 def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, tmp_path):
-    trainer = ready(nnUNetTrainerPSCM)
+    trainer = ready(nnUNetTrainerPSCM_withAUD)
     trainer.train_step(next(trainer.dataloader_train))
     ckpt = str(tmp_path / "c.pth")
     trainer.save_checkpoint(ckpt)
@@ -127,7 +129,7 @@ def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, 
     assert not any(k.startswith("auxiliary_decoder.encoder") for k in extras), "the encoder is not duplicated"
     assert "mask_generator" in saved["ssl_state"]["extra_optimizers"]
 
-    restored = make_trainer(nnUNetTrainerPSCM, DATASET)
+    restored = make_trainer(nnUNetTrainerPSCM_withAUD, DATASET)
     restored.load_checkpoint(ckpt)
     for (k, a), b in zip(restored.extra_modules.state_dict().items(), trainer.extra_modules.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True, msg=k)

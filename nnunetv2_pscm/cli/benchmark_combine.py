@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--compare", nargs=2, metavar=("METHOD", "REFERENCE"),
                         help="instead of the table: METHOD minus REFERENCE case by case, in every chain where both "
                         "were warm-started from the same labeled-only model, e.g. an ablation: "
-                        "\"nnUNetTrainerPSCM (warm-started)\" \"nnUNetTrainerPSCM_noAUD (warm-started)\"; names as "
+                        "\"nnUNetTrainerPSCM_withAUD (warm-started)\" \"nnUNetTrainerPSCM_noAUD (warm-started)\"; names as "
                         "the table's 'method' column")
     return parser
 

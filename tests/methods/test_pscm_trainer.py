@@ -48,7 +48,7 @@ def test_every_gradient_path_in_self_training(split):
 
 
 def test_outer_optimizer_owns_the_mask_generator_only(split):
-    trainer = ready(nnUNetTrainerPSCM)
+    trainer = ready(nnUNetTrainerPSCM_noAUD)  # PSC + BOM
     main = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
     outer = {id(p) for g in trainer.extra_optimizers["mask_generator"].param_groups for p in g["params"]}
     assert outer == {id(p) for p in trainer.extra_modules["mask_generator"].parameters()}
@@ -84,7 +84,7 @@ def test_phase_a_uses_labeled_data_only_then_restarts_from_the_pretrained_model(
 
 
 def test_auxiliary_terms_ramp_in_over_self_training(split):
-    trainer = ready(nnUNetTrainerPSCM, aux_rampup_fraction=0.5)
+    trainer = ready(nnUNetTrainerPSCM_withAUD, aux_rampup_fraction=0.5)
     assert trainer.current_aux_weight() == pytest.approx(0.0067, abs=1e-3)  # sigmoid ramp-up at its start
     trainer.ssl_step = 3  # half of the 6 self-training steps
     assert trainer.current_aux_weight() == pytest.approx(1.0)
@@ -94,7 +94,8 @@ def test_auxiliary_terms_ramp_in_over_self_training(split):
     (nnUNetTrainerPSCM_noPSC, {"reconstruction_decoder", "auxiliary_decoder", "mask_generator"}),
     (nnUNetTrainerPSCM_noBOM, {"auxiliary_decoder"}),
     (nnUNetTrainerPSCM_noAUD, {"reconstruction_decoder", "mask_generator"}),
-    (nnUNetTrainerPSCM, {"reconstruction_decoder", "mask_generator"}),  # AUD off by default (LA and demo evidence)
+    (nnUNetTrainerPSCM_withAUD, {"reconstruction_decoder", "auxiliary_decoder", "mask_generator"}),
+    (nnUNetTrainerPSCM, set()),  # BOM and AUD off by default (LA and demo evidence): PSC on BCP
 ])
 def test_ablations_train_with_exactly_their_modules(split, cls, modules):
     trainer = ready(cls)

@@ -107,6 +107,9 @@ def test_ablations_train_with_exactly_their_modules(split, cls, modules):
     assert ("loss_bom" in logged) == ("reconstruction_decoder" in modules)
     assert ("loss_aud" in logged) == ("auxiliary_decoder" in modules)
     assert ("psc_changed_fraction" in logged) == (cls is not nnUNetTrainerPSCM_noPSC)
+    # the teacher keeps an encoder skip for R_phi only
+    teacher = trainer.teacher_outputs(next_batches(trainer)[1]["data"])
+    assert ("encoder_features" in teacher) == ("mask_generator" in modules)
 
 
 def test_export_is_encoder_plus_main_decoder_and_extras_are_checkpointed(split, tmp_path):

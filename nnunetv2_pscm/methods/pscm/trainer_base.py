@@ -22,6 +22,7 @@ before the pseudo-labels were any good (the README's ablations).
 Exported weights: the student encoder + D1, i.e. nnU-Net's stock network for the plans.
 """
 import math
+from contextlib import ExitStack
 from typing import Dict
 
 import torch
@@ -163,8 +164,7 @@ class PSCMTrainerBase(BCPTrainerBase):
         corrected, weight = self.correct_pseudo_labels(cleaned, confidence, teacher, {})
         mask = None
         if self.uses_auxiliary_views:
-            mask = self._mask(teacher["encoder_features"][:1], teacher["probs"][:1], corrected[:1],
-                              images.shape[2:], {})
+            mask = self._mask(teacher, 1, corrected[:1], images.shape[2:], {})
         return {"raw": raw, "cleaned": cleaned, "corrected": corrected, "confidence": confidence, "weight": weight,
                 "mask": mask}
 
@@ -172,11 +172,16 @@ class PSCMTrainerBase(BCPTrainerBase):
     @torch.no_grad()
     def teacher_outputs(self, x: torch.Tensor) -> dict:
         teacher = self.teacher.module
-        stage = min(self.bom_feature_stage, len(teacher.encoder.output_channels) - 1)
-        with capture_outputs(teacher.decoder.stages[-1]) as decoder_out, capture_outputs(teacher.encoder) as skips:
+        with ExitStack() as stack:
+            decoder_out = stack.enter_context(capture_outputs(teacher.decoder.stages[-1]))
+            # R_phi's input only: without BOM no encoder skip is kept (or cast) on every step
+            skips = stack.enter_context(capture_outputs(teacher.encoder)) if self.use_bom else None
             logits = full_resolution(teacher(x))
-        return {"probs": torch.softmax(logits.float(), 1), "decoder_features": decoder_out[0].float(),
-                "encoder_features": skips[0][stage].float()}
+        outputs = {"probs": torch.softmax(logits.float(), 1), "decoder_features": decoder_out[0].float()}
+        if skips is not None:
+            stage = min(self.bom_feature_stage, len(teacher.encoder.output_channels) - 1)
+            outputs["encoder_features"] = skips[0][stage].float()
+        return outputs
 
     @torch.no_grad()
     def observe_labeled_batch(self, x_l: torch.Tensor, y_l: torch.Tensor):
@@ -216,8 +221,7 @@ class PSCMTrainerBase(BCPTrainerBase):
         if not self.uses_auxiliary_views or not self.in_self_training() or self.ssl_step % self.aux_every_steps:
             return [], {}
         n_aux = max(1, math.ceil(self.aux_batch_fraction * source.shape[0]))
-        mask = self._mask(teacher["encoder_features"][:n_aux], teacher["probs"][:n_aux], target[:n_aux],
-                          source.shape[2:], logs)
+        mask = self._mask(teacher, n_aux, target[:n_aux], source.shape[2:], logs)
         inputs = [source[:n_aux] * (1 - mask)]
         if self.use_aud:
             inputs.append(counterfactual_fill(source[:n_aux], mask, counterfactual_donors(source, n_aux)))
@@ -241,8 +245,11 @@ class PSCMTrainerBase(BCPTrainerBase):
         return aux_weight * total
 
     # ------------------------------------------------------------------ pieces
-    def _mask(self, encoder_features, probs, target, patch_shape, logs):
+    def _mask(self, teacher, n, target, patch_shape, logs):
+        """The mask of the first n samples: BOM's learned one, or uniformly random blocks of the same budget."""
+        probs = teacher["probs"][:n]
         if self.use_bom:
+            encoder_features = teacher["encoder_features"][:n]
             uncertainty = normalized_entropy(probs)
             boundary = boundary_map(target, self.label_manager.num_segmentation_heads)
             mask = learned_mask(self.extra_modules["mask_generator"], encoder_features, confidence(probs),

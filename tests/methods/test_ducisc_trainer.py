@@ -8,6 +8,7 @@ from trainer_factory import make_trainer, next_batches, with_loaders
 import nnunetv2_pscm.methods.ducisc.trainer_base as ducisc_module
 from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC import nnUNetTrainerDuCiSC
+from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC_featureDropout import nnUNetTrainerDuCiSC_featureDropout
 
 DATASET = 901
 TERMS = ("loss_ulb_consistency", "loss_mix_consistency", "loss_ulb_prototype", "loss_mix_prototype")
@@ -19,9 +20,9 @@ def split(copied_3d):
     return copied_3d
 
 
-def ready(**attributes):
+def ready(cls=nnUNetTrainerDuCiSC, **attributes):
     attributes.setdefault("warmup_fraction", 0.0)
-    return with_loaders(make_trainer(nnUNetTrainerDuCiSC, DATASET, num_epochs=2, num_iterations_per_epoch=3,
+    return with_loaders(make_trainer(cls, DATASET, num_epochs=2, num_iterations_per_epoch=3,
                                      **attributes))
 
 
@@ -87,3 +88,22 @@ def test_both_loss_modes_train(split):
         trainer = ready(self_normalize_losses=mode)
         out = trainer.train_step(next(trainer.dataloader_train))
         assert torch.isfinite(torch.as_tensor(out["loss"])), mode
+
+
+def test_feature_dropout_variant_perturbs_the_unlabeled_and_fused_samples_only(split):
+    assert ready().perturbed_modules() == [], "off by default: the measured DuCiSC is unchanged"
+    trainer = ready(nnUNetTrainerDuCiSC_featureDropout)
+    assert len(trainer.perturbed_modules()) == len(trainer.student_module.encoder.stages)
+    batches = next_batches(trainer)
+    thresholds = {k: v.clone() for k, v in trainer.thresholds.state_dict().items()}  # compute_loss moves them
+    torch.manual_seed(1)  # same blend weights and teacher noise in both calls
+    _, perturbed = trainer.compute_loss(*batches)
+    trainer.thresholds.load_state_dict(thresholds)
+    trainer.feature_dropout = 0.0
+    torch.manual_seed(1)
+    _, clean = trainer.compute_loss(*batches)
+    torch.testing.assert_close(perturbed["loss_sup"], clean["loss_sup"])  # the labeled samples pass unchanged
+    for teacher_side in ("certain_fraction", "pl_foreground_fraction"):
+        torch.testing.assert_close(perturbed[teacher_side], clean[teacher_side])
+    for student_side in ("loss_ulb_consistency", "loss_mix_consistency"):
+        assert not torch.allclose(perturbed[student_side], clean[student_side]), student_side

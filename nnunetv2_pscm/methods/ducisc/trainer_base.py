@@ -43,7 +43,7 @@ import torch
 from nnunetv2_pscm.components.boundary import one_hot
 from nnunetv2_pscm.components.consistency import with_clamped_noise
 from nnunetv2_pscm.components.deep_supervision import as_list, resize_soft, stock_loss_input
-from nnunetv2_pscm.components.feature_hooks import forward_with_decoder_features
+from nnunetv2_pscm.components.feature_hooks import feature_perturbation, forward_with_decoder_features
 from nnunetv2_pscm.components.mixup import linear_blend, sample_blend_weights
 from nnunetv2_pscm.components.prototypes import prototype_alignment_mse, soft_class_prototypes
 from nnunetv2_pscm.components.thresholds import SelfAwareThresholds
@@ -73,6 +73,9 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
     weight_ulb_prototype = 0.1
     weight_mix_prototype = 0.1
     self_normalize_losses = True  # the released code; the weighted sum lost on the validation fold (README)
+    # [ours, off] channel dropout 0.5 on the encoder stages for the student's unlabeled and fused samples, the
+    # perturbation Mean Teacher and CRLN needed after a warm start (nnUNetTrainerDuCiSC_featureDropout)
+    feature_dropout = 0.0
     ssl_log_keys = DUCISC_LOG_KEYS
     labeled_loss_log_key = "loss_sup"
 
@@ -143,7 +146,9 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
         soft_mix = linear_blend(one_hot(targets_l[0][:n_mix], num_classes), one_hot(pseudo[0][:n_mix], num_classes),
                                 lam)
 
-        outputs, features = self.student_pass_with_features(torch.cat((x_l, x_u, x_mix)))
+        # feature_dropout (0 by default: no hooks) perturbs the unlabeled and fused samples only (UniMatch)
+        with feature_perturbation(self.perturbed_modules(), self.feature_dropout, first_sample=n_l):
+            outputs, features = self.student_pass_with_features(torch.cat((x_l, x_u, x_mix)))
         loss_sup = self.loss(stock_loss_input(outputs, deep, n_l), target_l)
         parts = {k: [] for k in ("ulb", "mix", "ulb_proto", "mix_proto")}
         certain_full = None

@@ -34,6 +34,8 @@ Where nnU-Net forces or we chose a change (README, trainer table):
   which it occurs, and a term is skipped only when no class is shared (the code drops the whole scale).
 * Multi-class (ACDC): one threshold per class and scale, certainty by the top class, clip [1/C, 0.95].
 * `self_normalize_losses` (the code's L / sg(L) per term) or the paper's weighted sum: see combine_losses.
+* `feature_dropout` (ours, 0 = off, the released method): channel dropout on the student's encoder stages for the
+  unlabeled and fused samples, as Mean Teacher and CRLN use after a warm start (nnUNetTrainerDuCiSC_featureDropout).
 Exported weights: the student (stock architecture).
 """
 from typing import Dict, List, Optional, Tuple

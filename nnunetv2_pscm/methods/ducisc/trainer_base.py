@@ -75,9 +75,7 @@ class DuCiSCTrainerBase(nnUNetTrainerSSL):
     weight_ulb_prototype = 0.1
     weight_mix_prototype = 0.1
     self_normalize_losses = True  # the released code; the weighted sum lost on the validation fold (README)
-    # [ours, off] channel dropout 0.5 on the encoder stages for the student's unlabeled and fused samples, the
-    # perturbation Mean Teacher and CRLN needed after a warm start (nnUNetTrainerDuCiSC_featureDropout)
-    feature_dropout = 0.0
+    # feature_dropout: nnUNetTrainerSSL's attribute, 0 here (the released method); see the docstring
     ssl_log_keys = DUCISC_LOG_KEYS
     labeled_loss_log_key = "loss_sup"
 

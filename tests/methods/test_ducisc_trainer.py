@@ -9,6 +9,7 @@ import nnunetv2_pscm.methods.ducisc.trainer_base as ducisc_module
 from nnunetv2_pscm.data.ssl_split import write_ssl_split
 from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC import nnUNetTrainerDuCiSC
 from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC_featureDropout import nnUNetTrainerDuCiSC_featureDropout
+from nnunetv2_pscm.trainers.nnUNetTrainerDuCiSC_noTeacherNoise import nnUNetTrainerDuCiSC_noTeacherNoise
 
 DATASET = 901
 TERMS = ("loss_ulb_consistency", "loss_mix_consistency", "loss_ulb_prototype", "loss_mix_prototype")
@@ -107,3 +108,24 @@ def test_feature_dropout_variant_perturbs_the_unlabeled_and_fused_samples_only(s
         torch.testing.assert_close(perturbed[teacher_side], clean[teacher_side])
     for student_side in ("loss_ulb_consistency", "loss_mix_consistency"):
         assert not torch.allclose(perturbed[student_side], clean[student_side]), student_side
+
+
+def test_teacher_input_noise_is_the_only_thing_between_the_teacher_and_the_weak_view(split, monkeypatch):
+    seen = []
+    trainer = ready()
+    teacher = trainer.teacher
+    monkeypatch.setattr(trainer, "teacher", lambda x: seen.append(x.clone()) or teacher(x))
+    x_u = next_batches(trainer)[1]["data"]
+    trainer.teacher_probabilities(x_u)
+    noise = seen[-1] - x_u
+    assert noise.abs().max() <= trainer.teacher_input_noise_clamp + 1e-6 and noise.abs().max() > 0
+    assert 0.09 < noise.std() < 0.105, "N(0, 0.1) clipped at +-0.2"
+
+    quiet = ready(nnUNetTrainerDuCiSC_noTeacherNoise)
+    assert quiet.teacher_input_noise_std == 0.0
+    quiet_teacher = quiet.teacher
+    monkeypatch.setattr(quiet, "teacher", lambda x: seen.append(x.clone()) or quiet_teacher(x))
+    first = quiet.teacher_probabilities(x_u)
+    torch.testing.assert_close(seen[-1], x_u, rtol=0, atol=0)  # the weak view, untouched
+    for a, b in zip(first, quiet.teacher_probabilities(x_u)):
+        torch.testing.assert_close(a, b)  # a deterministic teacher: nnU-Net's network has no dropout

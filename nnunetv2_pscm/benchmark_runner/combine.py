@@ -296,8 +296,9 @@ def compare_markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
                      f"{_fmt(row['dice'], 3, True)}" + ("" if math.isnan(row["dice_std"]) else
                                                          f" ± {_fmt(row['dice_std'], 3)}") +
                      f" | {_fmt(row['hd95_mm'], 2, True)} | {row['rose']} / {row['cases']} |")
-    lines += ["", "Per case the method minus the reference, both warm-started from the same labeled-only model (same "
-              "chain: folder and fold), averaged over cases and over a seed's pairs; then mean ± sample std over seeds. "
+    lines += ["", "Per case the method minus the reference, both from the same chain (folder and fold: the same labeled "
+              "and validation cases and, with warm starts, the same labeled-only starting model), averaged over cases "
+              "and over a seed's pairs; then mean ± sample std over seeds. "
               "'Dice rose': cases where the method's Dice is higher, summed. † no reference run in that seed's chain: paired "
               "with the reference runs of the same fold started from another labeled-only model (same cases; the "
               "difference includes the two starting models'): indicative only.", "",

@@ -235,7 +235,7 @@ def markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
     lines = ["| setting | method | Dice per seed (runs) | Dice | HD95 (mm) | vs labeled-only: ΔDice / ΔHD95, Dice rose | "
              "vs same total budget: ΔDice / ΔHD95, Dice rose |", "|" + "---|" * 7]
     for row in rows:
-        per_seed = "; ".join(f"s{seed} " + ", ".join(_fmt(v, 3) for v in e["dice"]) for seed, e in row["seeds"].items())
+        per_seed = "; ".join(_seed_label(seed) + ", ".join(_fmt(v, 3) for v in e["dice"]) for seed, e in row["seeds"].items())
         lines.append(f"| {row['setting']} | {row['method']} | {per_seed} | {_mean_std(row['dice'], row['dice_std'], 3)} | "
                      f"{_mean_std(row['hd95_mm'], row['hd95_mm_std'], 2)} | {_diff_cell(row, 'vs_labeled_only')} | "
                      f"{_diff_cell(row, 'vs_equal_budget')} |")
@@ -246,6 +246,11 @@ def markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
               "a higher Dice, summed. † compared with the same-budget run of another chain (same fold and cases, a "
               "different labeled-only start): indicative only.", "", "Sources: " + ", ".join(str(f) for f in folders)]
     return "\n".join(lines) + "\n"
+
+
+def _seed_label(seed) -> str:
+    """'s0 ' for a labeled-subset seed; nothing for a run without one (the full-label run of a non-preset split)."""
+    return "" if seed is None else f"s{seed} "
 
 
 def compare_methods(folders: Sequence[Path], method: str, reference: str) -> List[dict]:
@@ -290,7 +295,7 @@ def compare_methods(folders: Sequence[Path], method: str, reference: str) -> Lis
 def compare_markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
     lines = ["| setting | method − reference | ΔDice per seed | ΔDice | ΔHD95 (mm) | Dice rose |", "|" + "---|" * 6]
     for row in rows:
-        per_seed = "; ".join(f"s{seed} {_fmt(e['dice'], 3, True)}{'' if e['own_chain'] else ' †'}"
+        per_seed = "; ".join(f"{_seed_label(seed)}{_fmt(e['dice'], 3, True)}{'' if e['own_chain'] else ' †'}"
                              for seed, e in row["seeds"].items())
         lines.append(f"| {row['setting']} | {row['method']} − {row['reference']} | {per_seed} | "
                      f"{_fmt(row['dice'], 3, True)}" + ("" if math.isnan(row["dice_std"]) else

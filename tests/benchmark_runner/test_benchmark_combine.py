@@ -120,3 +120,10 @@ def test_a_malformed_rename_file_names_itself(folders):
     (folders[0] / "renamed_trainers.json").write_text('["X"]')
     with pytest.raises(CombineError, match="renamed_trainers.json.*trainer names"):
         combine(folders)
+
+
+def test_a_full_label_run_without_a_seed_is_listed_without_a_seed_prefix(tmp_path):
+    record(tmp_path / "a", 1, "full_label", "F", [0.9, 0.7], [3, 5], None, method="full labels")
+    table = markdown(combine([tmp_path / "a"]), [tmp_path / "a"])
+    row = next(line for line in table.splitlines() if "full labels" in line)
+    assert "| 0.800 | 0.800 |" in row and "sNone" not in row

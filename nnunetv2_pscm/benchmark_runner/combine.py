@@ -235,7 +235,8 @@ def markdown(rows: Sequence[dict], folders: Sequence[Path]) -> str:
     lines = ["| setting | method | Dice per seed (runs) | Dice | HD95 (mm) | vs labeled-only: ΔDice / ΔHD95, Dice rose | "
              "vs same total budget: ΔDice / ΔHD95, Dice rose |", "|" + "---|" * 7]
     for row in rows:
-        per_seed = "; ".join(_seed_label(seed) + ", ".join(_fmt(v, 3) for v in e["dice"]) for seed, e in row["seeds"].items())
+        per_seed = "; ".join(_seed_label(seed) + ", ".join(_fmt(v, 3) for v in e["dice"])
+                             for seed, e in row["seeds"].items())
         lines.append(f"| {row['setting']} | {row['method']} | {per_seed} | {_mean_std(row['dice'], row['dice_std'], 3)} | "
                      f"{_mean_std(row['hd95_mm'], row['hd95_mm_std'], 2)} | {_diff_cell(row, 'vs_labeled_only')} | "
                      f"{_diff_cell(row, 'vs_equal_budget')} |")

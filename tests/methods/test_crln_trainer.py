@@ -95,7 +95,6 @@ def test_one_teacher_pass_without_gradient_and_one_student_pass_over_both_batche
 
 
 def test_rectification_by_a_confident_map_changes_the_pseudo_labels(split, monkeypatch):
-    torch.manual_seed(0)
     trainer = ready()
     labeled, unlabeled = next_batches(trainer)
 

@@ -14,6 +14,8 @@
     warm_start: false                 # true (needs schedule): SSL trainers start from the labeled-only run's
                                       # checkpoint_final (-pretrained_weights), plus a stock run with the same
                                       # total budget (<2E>ep<I>it)
+    equal_budget: true                # with warm_start: false skips that stock run (e.g. an ablation config whose
+                                      # chain's main benchmark has it; the labeled-only run is always trained)
     device: cuda                      # cpu | cuda | mps (default cuda, like nnUNetv2_train)
     output: benchmark_results         # relative paths are relative to the config file's folder
     num_processes: 1                  # evaluation worker processes (optional)
@@ -61,6 +63,7 @@ class BenchmarkConfig:
     include_unlabeled_images: bool = False
     presets: Tuple[str, ...] = ()
     warm_start: bool = False
+    equal_budget: bool = True
     source: Optional[Path] = field(default=None, compare=False)  # the file it was read from, for messages
 
     @property
@@ -82,7 +85,7 @@ class BenchmarkConfig:
     def equal_budget_trainer(self) -> Optional[str]:
         """With warm_start: the stock trainer given what labeled-only + warm-started SSL get together (2E epochs of I
         iterations), so a gain of the SSL run cannot be just its longer total training."""
-        if not self.warm_start:
+        if not (self.warm_start and self.equal_budget):
             return None
         epochs, iterations = self.schedule_epochs_iterations()
         return f"{STOCK_TRAINER}_{2 * epochs}ep{iterations}it"
@@ -101,7 +104,7 @@ class BenchmarkConfig:
 
 _KNOWN_KEYS = ("dataset", "configuration", "plans", "trainers", "labeled", "fractions", "folds", "seeds", "schedule",
                "device", "output", "num_processes", "overwrite_split", "include_unlabeled_images", "presets",
-               "warm_start")
+               "warm_start", "equal_budget")
 
 
 def _fail(key: str, message: str, source) -> None:
@@ -238,6 +241,12 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
     if warm_start and schedule is None:  # the equal-budget stock run is defined by doubling the schedule's epochs
         _fail("schedule", "is required with 'warm_start: true' (e.g. 'schedule: 20ep50it'): the stock run with the "
               "same total budget is trained for twice its epochs", source)
+    equal_budget = raw.get("equal_budget", True)
+    if not isinstance(equal_budget, bool):
+        _fail("equal_budget", f"must be true or false, got {equal_budget!r}", source)
+    if "equal_budget" in raw and not warm_start:
+        _fail("equal_budget", "only applies with 'warm_start: true' (the stock run with the same total budget as "
+              "labeled-only + warm-started SSL); without a warm start there is no such run", source)
     output = Path(os.path.expanduser(_string(raw, "output", None, source)))
     if not output.is_absolute():
         output = Path(base_dir or os.getcwd()) / output
@@ -258,6 +267,7 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
         include_unlabeled_images=_bool(raw, "include_unlabeled_images", source),
         presets=presets,
         warm_start=warm_start,
+        equal_budget=equal_budget,
         source=Path(source).resolve() if source else None,
     )
 

@@ -45,8 +45,9 @@ def _report_notes(b: BenchmarkSession, reported: Sequence[Run]) -> List[str]:
              f"(nnU-Net's fold validation of checkpoint_final)"]
     if c.warm_start:
         notes.append(f"warm start: rows marked 'warm-started' begin from the labeled-only run's checkpoint_final of "
-                     f"the same fold (nnUNetv2_train -pretrained_weights) and then train {c.schedule}; 'same total "
-                     f"budget (2x)' = {c.equal_budget_trainer}, as many iterations as labeled-only + SSL together")
+                     f"the same fold (nnUNetv2_train -pretrained_weights) and then train {c.schedule}; " +
+                     (f"'same total budget (2x)' = {c.equal_budget_trainer}, as many iterations as labeled-only + SSL "
+                      f"together" if c.equal_budget_trainer else "no same-budget run ('equal_budget: false')"))
     reported_ids = {r.run_id for r in reported}
     missing = [r.run_id for r in b.runs if r.run_id not in reported_ids]
     if missing:

@@ -108,7 +108,7 @@ def plan_runs(config: BenchmarkConfig, index: Sequence[dict]) -> List[Run]:
         warm_from = labeled_only.nnunet_trainer if config.warm_start else None
         runs.extend(Run(trainer=t, nnunet_trainer=config.scheduled(t), role=ROLE_SSL_RUN, pretrained_from=warm_from,
                         **common) for t in config.ssl_trainers)
-        if config.warm_start:
+        if config.equal_budget_trainer is not None:
             runs.append(Run(trainer=STOCK_TRAINER, nnunet_trainer=config.equal_budget_trainer,
                             role=ROLE_EQUAL_BUDGET, **common))
     return runs

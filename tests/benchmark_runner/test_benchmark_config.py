@@ -90,6 +90,12 @@ def test_warm_start_adds_a_stock_trainer_with_twice_the_epochs(tmp_path):
     assert c.warm_start and c.equal_budget_trainer == "nnUNetTrainer_60ep50it"
     assert config_from_dict(dict(MINIMAL, schedule="30ep50it"), base_dir=tmp_path).equal_budget_trainer is None
     assert "'schedule' is required with 'warm_start: true'" in _error(dict(MINIMAL, warm_start=True), tmp_path)
+    assert config_from_dict(dict(MINIMAL, warm_start=True, schedule="30ep50it", equal_budget=False),
+                            base_dir=tmp_path).equal_budget_trainer is None
+    assert "'equal_budget' must be true or false" in _error(
+        dict(MINIMAL, warm_start=True, schedule="30ep50it", equal_budget="no"), tmp_path)
+    assert "'equal_budget' only applies with 'warm_start: true'" in _error(
+        dict(MINIMAL, schedule="30ep50it", equal_budget=False), tmp_path)
 
 
 def _error(raw, tmp_path) -> str:

@@ -82,6 +82,18 @@ def test_training_order_per_fold_then_full_labels(tmp_path):
     assert cold[1].method == "nnUNetTrainerBCP"
 
 
+def test_equal_budget_false_drops_only_the_same_budget_run(tmp_path):
+    from nnunetv2_pscm.benchmark_runner.fold_layout import build_benchmark_split
+
+    config = _config(tmp_path, equal_budget=False)
+    runs = plan_runs(config, build_benchmark_split(config, str(tmp_path / "s.json"), IDS).index)
+    per_fold = [ROLE_LABELED_ONLY, ROLE_SSL_RUN, ROLE_SSL_RUN, ROLE_SSL_RUN]  # still warm-started from labeled-only
+    assert [(r.fold, r.role) for r in runs] == [(f, role) for f in range(4) for role in per_fold] + [
+        (4, ROLE_FULL), (5, ROLE_FULL)]
+    assert [r.pretrained_from for r in runs[:4]] == [None] + ["nnUNetTrainer_30ep50it"] * 3
+    assert config.equal_budget_trainer is None and config.to_dict()["equal_budget"] is False
+
+
 def test_commands_new_warm_resume_and_revalidate(context, tmp_path):
     b = BenchmarkSession(_config(tmp_path), verbose=False)
     lo, bcp, mt, pscm, budget = b.runs[:5]

@@ -9,7 +9,8 @@ SOURCE=$1; NP=${2:-2}
 for var in nnUNet_raw nnUNet_preprocessed nnUNet_results; do
   if [ -z "${!var:-}" ]; then echo "$0: set $var first (nnU-Net's environment variables)" >&2; exit 2; fi
 done
-# the converter refuses to overwrite an existing Dataset901 (it says so), so a second call loses nothing
+# the converter refuses to overwrite an existing Dataset901 (it says so and this script stops there), so a second
+# call loses nothing; run the remaining steps by hand, or remove Dataset901 from nnUNet_raw to start over
 nnUNetv2_pscm_convert_LA -i "$SOURCE" -np "$NP"
 nnUNetv2_extract_fingerprint -d 901 -np "$NP"
 nnUNetv2_plan_experiment -d 901 -overwrite_target_spacing 2 2 2 -overwrite_plans_name nnUNetPlans_2mm

@@ -139,8 +139,8 @@ def _string(raw: dict, key: str, default, source) -> Optional[str]:
     return value.strip()
 
 
-def _bool(raw: dict, key: str, source) -> bool:
-    value = raw.get(key, False)
+def _bool(raw: dict, key: str, source, default: bool = False) -> bool:
+    value = raw.get(key, default)
     if not isinstance(value, bool):
         _fail(key, f"must be true or false, got {value!r}", source)
     return value
@@ -241,9 +241,7 @@ def config_from_dict(raw: Dict[str, Any], base_dir: Optional[os.PathLike] = None
     if warm_start and schedule is None:  # the equal-budget stock run is defined by doubling the schedule's epochs
         _fail("schedule", "is required with 'warm_start: true' (e.g. 'schedule: 20ep50it'): the stock run with the "
               "same total budget is trained for twice its epochs", source)
-    equal_budget = raw.get("equal_budget", True)
-    if not isinstance(equal_budget, bool):
-        _fail("equal_budget", f"must be true or false, got {equal_budget!r}", source)
+    equal_budget = _bool(raw, "equal_budget", source, default=True)
     if "equal_budget" in raw and not warm_start:
         _fail("equal_budget", "only applies with 'warm_start: true' (the stock run with the same total budget as "
               "labeled-only + warm-started SSL); without a warm start there is no such run", source)

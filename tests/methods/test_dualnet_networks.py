@@ -44,6 +44,19 @@ def test_partner_is_the_other_family_with_the_plans_stages():
     assert partner(torch.zeros(1, 1, 16, 16)).shape == primary(torch.zeros(1, 1, 16, 16)).shape == (1, 3, 16, 16)
 
 
+def test_light_partner_has_one_residual_block_per_stage():
+    from nnunetv2_pscm.trainers.nnUNetTrainerDualNet_lightPartner import nnUNetTrainerDualNet_lightPartner
+
+    manager = SimpleNamespace(network_arch_class_name=PLAIN, network_arch_init_kwargs=PLAIN_KWARGS,
+                              network_arch_init_kwargs_req_import=REQ_IMPORT)
+    light = nnUNetTrainerDualNet_lightPartner.build_partner(manager, 1, 3, False)
+    _, deep = plans_pair()
+    # each stage: one BasicBlockD (two 3x3 convolutions), against ResNet-34's 1, 3, 4 in the default partner
+    assert [len(stage.blocks) for stage in light.encoder.stages] == [1, 1, 1]
+    assert [len(stage.blocks) for stage in deep.encoder.stages] == [1, 3, 4]
+    assert sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in deep.parameters())
+
+
 def test_mean_softmax_as_logits_by_hand():
     z1, z2 = torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3), 0.0]])  # (1/2, 1/2) and (3/4, 1/4)
     out = mean_softmax_as_logits(z1, z2)

@@ -18,7 +18,7 @@ from nnunetv2_pscm.benchmark_runner.config import BenchmarkConfig
 from nnunetv2_pscm.benchmark_runner.context import find_test_set
 from nnunetv2_pscm.benchmark_runner.execution import benchmark_env
 from nnunetv2_pscm.benchmark_runner.paired import write_paired
-from nnunetv2_pscm.benchmark_runner.runs import CONFLICT, DONE, Run, format_plan
+from nnunetv2_pscm.benchmark_runner.runs import CONFLICT, DONE, ROLE_LABELED_ONLY, ROLE_SSL_RUN, Run, format_plan
 from nnunetv2_pscm.benchmark_runner.report import markdown_table_only, write_report
 from nnunetv2_pscm.benchmark_runner.scoring import evaluate_test_set, evaluate_validation
 from nnunetv2_pscm.benchmark_runner.session import BenchmarkError, BenchmarkSession
@@ -57,16 +57,29 @@ def _report_notes(b: BenchmarkSession, reported: Sequence[Run]) -> List[str]:
     return notes
 
 
-def _selected(b: BenchmarkSession, only_folds: Optional[Sequence[int]]) -> List[Run]:
-    """The runs this invocation may train: all, or those of the nnU-Net folds in only_folds."""
-    if only_folds is None:
-        return list(b.runs)
-    known = sorted({r.fold for r in b.runs})
-    unknown = sorted(set(only_folds) - set(known))
-    if unknown:
-        raise BenchmarkError(f"--folds {' '.join(map(str, unknown))}: this benchmark has no such fold; its folds are "
-                             f"{', '.join(map(str, known))} (see --dry-run or split_index.json)")
-    return [r for r in b.runs if r.fold in set(only_folds)]
+def _selected(b: BenchmarkSession, only_folds: Optional[Sequence[int]],
+              only_trainers: Optional[Sequence[str]] = None) -> List[Run]:
+    """The runs this invocation may train: all, or those of the nnU-Net folds in only_folds and of the SSL trainers
+    in only_trainers. A selected SSL run keeps its fold's labeled-only run: that run is its warm start and the
+    baseline every table pairs it with. Same-budget and full-label runs are left out when only_trainers is given."""
+    runs = list(b.runs)
+    if only_folds is not None:
+        known = sorted({r.fold for r in b.runs})
+        unknown = sorted(set(only_folds) - set(known))
+        if unknown:
+            raise BenchmarkError(f"--folds {' '.join(map(str, unknown))}: this benchmark has no such fold; its folds "
+                                 f"are {', '.join(map(str, known))} (see --dry-run or split_index.json)")
+        runs = [r for r in runs if r.fold in set(only_folds)]
+    if only_trainers is not None:
+        known = list(dict.fromkeys(r.trainer for r in b.runs if r.role == ROLE_SSL_RUN))
+        unknown = [t for t in only_trainers if t not in known]
+        if unknown:
+            raise BenchmarkError(f"--trainers {' '.join(unknown)}: not among this config's trainers "
+                                 f"({', '.join(known) or 'none'}); the labeled-only run comes with each selected one")
+        ssl = [r for r in runs if r.role == ROLE_SSL_RUN and r.trainer in set(only_trainers)]
+        folds = {r.fold for r in ssl}
+        runs = [r for r in runs if r in ssl or (r.role == ROLE_LABELED_ONLY and r.fold in folds)]
+    return runs
 
 
 def _train_all(b: BenchmarkSession, statuses: Sequence[str], env: dict, environment: dict,
@@ -85,13 +98,14 @@ def _train_all(b: BenchmarkSession, statuses: Sequence[str], env: dict, environm
         b.say(f"training: all {len(b.runs)} runs reused")
     else:
         b.say(f"training: {len(todo)} run(s) trained or validated, {len(reused)} reused"
-              + (f", {skipped} not selected by --folds and not finished" if skipped else ""))
+              + (f", {skipped} not selected (--folds / --trainers) and not finished" if skipped else ""))
     finished = trained | {r.run_id for r in reused}
     return [r for r in b.runs if r.run_id in finished]
 
 
 def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test: bool = False,
-                  verbose: bool = True, report_only: bool = False, only_folds: Optional[Sequence[int]] = None) -> Path:
+                  verbose: bool = True, report_only: bool = False, only_folds: Optional[Sequence[int]] = None,
+                  only_trainers: Optional[Sequence[str]] = None) -> Path:
     """Run (or resume) a benchmark and write its tables, plots and per-run metadata.
 
     Args:
@@ -105,6 +119,9 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
             marking the others as missing. The split file must already be this benchmark's.
         only_folds: train only the runs of these nnU-Net fold numbers in this invocation (e.g. one replicate per
             session when a whole benchmark does not fit in one); finished runs of every fold are still reported.
+        only_trainers: train only the runs of these SSL trainers (names as in the config's ``trainers``) and the
+            labeled-only run of their folds, e.g. one new method on folds whose other runs exist; finished runs of
+            every trainer are still reported.
 
     Returns:
         The output folder.
@@ -124,7 +141,7 @@ def run_benchmark(config: BenchmarkConfig, dry_run: bool = False, evaluate_test:
     if report_only and b.split.action != REUSE:
         raise BenchmarkError(f"--report-only reports runs of this benchmark's split, but {b.split.path} "
                              f"{SPLIT_ACTION_TEXT[b.split.action]}; run without --report-only first.")
-    selected = _selected(b, only_folds)
+    selected = _selected(b, only_folds, only_trainers)
     if dry_run:
         chosen = {r.run_id for r in selected}
         todo = [(r, s) for r, s in zip(b.runs, statuses) if s != DONE and r.run_id in chosen]

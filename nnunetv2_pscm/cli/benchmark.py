@@ -24,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, nargs="+", metavar="FOLD", help="train only the runs of these nnU-Net "
                         "folds now (fold numbers as --dry-run lists them), e.g. one replicate per session; finished "
                         "runs of the other folds are still reported")
+    parser.add_argument("--trainers", nargs="+", metavar="TRAINER", help="train only the runs of these SSL "
+                        "trainers (names as in the config's trainers list) and the labeled-only run of their folds "
+                        "(their warm start and baseline), e.g. one new method on folds whose other runs exist; "
+                        "combines with --folds; finished runs of every trainer are still reported")
     parser.add_argument("--test", action="store_true", help="also predict nnUNet_raw/DatasetXXX/imagesTs with every "
                         "run and score against labelsTs (separate *_test files; never used for model selection)")
     return parser
@@ -36,7 +40,8 @@ def main(argv=None) -> None:
 
     try:
         output = run_benchmark(load_config(args.config), dry_run=args.dry_run, evaluate_test=args.test,
-                               report_only=args.report_only, only_folds=args.folds)
+                               report_only=args.report_only, only_folds=args.folds,
+                               only_trainers=args.trainers)
     except (BenchmarkConfigError, BenchmarkError, SplitError, FileNotFoundError, RuntimeError) as error:
         sys.exit(f"nnUNetv2_pscm_benchmark: error: {error}")
     except KeyboardInterrupt:

@@ -254,7 +254,34 @@ def test_only_folds_trains_one_replicate_and_reports_every_finished_run(context,
                        ("fold01_nnUNetTrainer_60ep50it", NEW)]
     assert evaluated == ["fold00_nnUNetTrainer_30ep50it", "fold01_nnUNetTrainer_30ep50it",
                          "fold01_nnUNetTrainerPSCM_30ep50it", "fold01_nnUNetTrainer_60ep50it"]
-    assert "3 run(s) trained or validated, 1 reused, 4 not selected by --folds and not finished" in \
+    assert "3 run(s) trained or validated, 1 reused, 4 not selected (--folds / --trainers) and not finished" in \
+        capsys.readouterr().out
+
+
+def test_only_trainers_trains_one_method_with_its_labeled_only_run(context, tmp_path, monkeypatch, capsys):
+    """--folds 1 --trainers PSCM: fold 1's labeled-only run (the warm start) and its PSCM run are trained; BCP, Mean
+    Teacher and the same-budget run of fold 1 are not; a trainer the config does not list is refused up front."""
+    import nnunetv2_pscm.benchmark_runner.runner as runner_module
+
+    config = _config(tmp_path, presets=["LA-4"])
+    with pytest.raises(BenchmarkError, match="--trainers nnUNetTrainerCRLN: not among this config's trainers "
+                                             "\\(nnUNetTrainerBCP, nnUNetTrainerMeanTeacher, nnUNetTrainerPSCM\\)"):
+        run_benchmark(config, only_trainers=["nnUNetTrainerCRLN"], verbose=False)
+    assert not config.output.exists()
+    trained = []
+
+    def fake_train(b, run, status, env, environment, position):
+        trained.append((run.run_id, status))
+        _finished(context, run.nnunet_trainer, run.fold, warm_log=run.warm_started)
+
+    monkeypatch.setattr(runner_module, "train_run", fake_train)
+    monkeypatch.setattr(runner_module, "evaluate_validation", lambda b, runs: ([], {}))
+    monkeypatch.setattr(runner_module, "write_report", lambda *a, **k: {"markdown": str(tmp_path / "r.md")})
+    monkeypatch.setattr(runner_module, "write_paired", lambda *a, **k: {})
+    monkeypatch.setattr(runner_module, "markdown_table_only", lambda path: "")
+    run_benchmark(config, only_folds=[1], only_trainers=["nnUNetTrainerPSCM"], verbose=True)
+    assert trained == [("fold01_nnUNetTrainer_30ep50it", NEW), ("fold01_nnUNetTrainerPSCM_30ep50it", NEW)]
+    assert "2 run(s) trained or validated, 0 reused, 10 not selected (--folds / --trainers) and not finished" in \
         capsys.readouterr().out
 
 
@@ -267,5 +294,8 @@ def test_cli_passes_report_only(monkeypatch, tmp_path):
     monkeypatch.setattr(benchmark_package, "run_benchmark", lambda config, **kwargs: calls.append(kwargs) or tmp_path)
     main(["bench.yaml", "--report-only"])
     main(["bench.yaml", "--folds", "1", "3"])
-    assert calls == [{"dry_run": False, "evaluate_test": False, "report_only": True, "only_folds": None},
-                     {"dry_run": False, "evaluate_test": False, "report_only": False, "only_folds": [1, 3]}]
+    main(["bench.yaml", "--folds", "2", "--trainers", "nnUNetTrainerCRLN"])
+    plain = {"dry_run": False, "evaluate_test": False, "report_only": False, "only_folds": None,
+             "only_trainers": None}
+    assert calls == [{**plain, "report_only": True}, {**plain, "only_folds": [1, 3]},
+                     {**plain, "only_folds": [2], "only_trainers": ["nnUNetTrainerCRLN"]}]

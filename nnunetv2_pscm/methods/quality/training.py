@@ -14,9 +14,12 @@ partially trained segmentation models, reported with Spearman rho and MAE. Every
   which QualityNet cannot take: `quality_patch_size`) per case (``patches_per_case``), centred on a foreground
   voxel drawn at random (the image centre when a case has no foreground), zero-padded where the case is smaller;
   a 2D configuration takes the patch from the axial slice (axis 0, as nnU-Net's 2D loader) holding that voxel.
-  Patches are cut ONCE, before training (no augmentation, no re-cropping per epoch): the corruption sampling is the
-  expensive part and is done once per patch. This bounds memory to cases x patch voxels (images float32, masks
-  uint8) whatever the size of the original images. nnU-Net's ``-1`` (outside the nonzero crop) becomes background.
+  Patches are cut ONCE, before training (no re-cropping per epoch): the corruption sampling is the expensive part
+  and is done once per patch. Each training batch is augmented (``augment``, on by default since 2026-12-07) with
+  transforms that keep the Dice target exact: mirroring of image and mask together and intensity changes of the
+  image (`augmentation.py`, which says why and what is left out); validation masks are never augmented. Cutting
+  patches bounds memory to cases x patch voxels (images float32, masks uint8) whatever the size of the original
+  images. nnU-Net's ``-1`` (outside the nonzero crop) becomes background.
 * **Masks and targets.** Per patch, ``samples_per_case`` masks chosen by `BalancedTargetSampler` (``num_bins`` bins,
   ``ceil(K / bins)`` per bin, at most ``max_draws_per_sample`` x K candidates; if more than K are kept, K of them are
   drawn at random) from, first, the ``--bank`` checkpoints' predictions of the patch and then random corruption
@@ -58,6 +61,7 @@ from batchgenerators.utilities.file_and_folder_operations import load_json
 
 from nnunetv2_pscm.data import split_file as sf
 from nnunetv2_pscm.data.locations import dataset_name, preprocessed_dataset_folder, splits_file
+from nnunetv2_pscm.methods.quality.augmentation import augment_batch, quality_training_augmentation
 from nnunetv2_pscm.methods.quality.corruptions import RandomCorruption, dice_per_class
 from nnunetv2_pscm.methods.quality.network import QualityNet
 from nnunetv2_pscm.methods.quality.targets import BalancedTargetSampler
@@ -103,6 +107,7 @@ class QualityTrainingSettings:
     small_patch_growth: int = 64  # see `quality_patch_size`
     seed: int = 0
     val_every: int = 5  # validate every this many epochs, and after the last one
+    augment: bool = True  # Dice-preserving mirroring + intensity augmentation of training batches (augmentation.py)
     corruption: RandomCorruption = field(default_factory=RandomCorruption)
 
 
@@ -124,11 +129,15 @@ class QualityData:
     def __len__(self) -> int:
         return len(self.masks)
 
-    def batch(self, indices: Sequence[int], device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        image = torch.from_numpy(np.stack([self.images[self.patch_of_sample[i]] for i in indices])).to(device)
-        mask = torch.from_numpy(np.stack([self.masks[i] for i in indices]).astype(np.int64))[:, None].to(device)
-        target = torch.from_numpy(np.stack([self.targets[i] for i in indices]).astype(np.float32)).to(device)
-        return image, mask, target
+    def batch(self, indices: Sequence[int], device: torch.device,
+              augmentation=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, mask, target) of the samples; ``augmentation`` (`quality_training_augmentation`) per sample."""
+        image = torch.from_numpy(np.stack([self.images[self.patch_of_sample[i]] for i in indices]))
+        mask = torch.from_numpy(np.stack([self.masks[i] for i in indices]).astype(np.int64))[:, None]
+        if augmentation is not None:
+            image, mask = augment_batch(augmentation, image, mask)
+        target = torch.from_numpy(np.stack([self.targets[i] for i in indices]).astype(np.float32))
+        return image.to(device), mask.to(device), target.to(device)
 
 
 # ---------------------------------------------------------------- plans, split, data
@@ -429,6 +438,8 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
                       "dims": len(patch_size), "width": settings.width,
                       "blocks_per_stage": tuple(settings.blocks_per_stage), "stem_kernel": settings.stem_kernel}
     torch.manual_seed(settings.seed)
+    np.random.seed(settings.seed)  # batchgeneratorsv2's contrast and gamma draw from numpy's global generator
+    augmentation = quality_training_augmentation(len(patch_size)) if settings.augment else None
     net = QualityNet(**network_kwargs).to(torch_device)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
@@ -451,7 +462,8 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
         t_epoch, losses = time.time(), []
         order = rng.permutation(len(train_data))
         for start in range(0, len(order), settings.batch_size):
-            image, mask, target = train_data.batch(order[start:start + settings.batch_size], torch_device)
+            image, mask, target = train_data.batch(order[start:start + settings.batch_size], torch_device,
+                                                   augmentation)
             pred = net(image, mask)
             loss = torch.nn.functional.mse_loss(pred, target)
             if settings.ranking_weight > 0:

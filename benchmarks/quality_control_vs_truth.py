@@ -5,11 +5,12 @@
         -o benchmarks/results/<date>_qc_la4/labeled_only
 
 Reads the validation predictions nnUNetv2_train wrote (``<fold>/validation/*<file_ending>``), their raw images
-(imagesTr) and ground truth (labelsTr, for the TRUE Dice only: the quality predictor never sees it), runs the same
+(imagesTr) and ground truth (labelsTr: for the TRUE Dice, and scored once as if it were a prediction for the calibration check below), runs the same
 scoring as `nnUNetv2_pscm_quality` (the fold's predictor must exist), and writes ``qc_vs_truth.csv`` (per case:
 predicted and true mean foreground Dice) and ``summary.json``: Spearman rho and MAE between predicted and true Dice,
 and how many of the ``--worst`` cases with the lowest TRUE Dice are among the ``--worst`` lowest predicted and among
-those flagged below ``--threshold``. A benchmark, not a test: it needs a trained model and its predictor.
+those flagged below ``--threshold``; as a calibration check, the ground truth itself is scored as a prediction
+(``qc_of_ground_truth.csv``; ideally all near 1). A benchmark, not a test: it needs a trained model and its predictor.
 """
 import argparse
 import json
@@ -70,6 +71,16 @@ def main(argv=None) -> None:
         results = run_quality_control(images, predictions, args.d, args.c, args.f, args.plans,
                                       join(args.o, "qc.csv"), args.threshold, args.windows, None, overwrite=True,
                                       verbose=False)
+        # calibration check: the ground truth itself, scored as if it were a prediction, should get a Dice near 1
+        truths = tempfile.mkdtemp()
+        try:
+            for c in cases:
+                os.symlink(join(raw, "labelsTr", c + ending), join(truths, c + ending))
+            truth_scores = np.array([q.mean for q in run_quality_control(
+                images, truths, args.d, args.c, args.f, args.plans, join(args.o, "qc_of_ground_truth.csv"),
+                args.threshold, args.windows, None, overwrite=True, verbose=False)])
+        finally:
+            shutil.rmtree(truths)
     finally:
         shutil.rmtree(images)
     foreground = [int(v) for k, v in dataset_json["labels"].items() if k != "background"]
@@ -90,6 +101,7 @@ def main(argv=None) -> None:
         "flagged": int(sum(r["flagged"] for r in rows)),
         f"worst{args.worst}_true_among_lowest{args.worst}_predicted": len(worst_true & set(np.argsort(predicted)[:args.worst])),
         f"worst{args.worst}_true_flagged": int(sum(rows[i]["flagged"] for i in worst_true)),
+        "ground_truth_scored_mean": float(truth_scores.mean()), "ground_truth_scored_min": float(truth_scores.min()),
     }
     json.dump(summary, open(join(args.o, "summary.json"), "w"), indent=2)
     print(json.dumps(summary, indent=2))

@@ -33,7 +33,10 @@ def main(argv=None) -> None:
     p.add_argument("--val-every", type=int, default=defaults.val_every,
                    help=f"score the validation masks every N epochs and after the last (default {defaults.val_every})")
     p.add_argument("--no-augment", action="store_true",
-                   help="train without the Dice-preserving mirroring and intensity augmentation (on by default)")
+                   help="train without augmentation (mirroring, intensity, translation; on by default)")
+    p.add_argument("--max-shift", type=float, default=defaults.max_shift_fraction,
+                   help=f"translation augmentation: shift each sample by up to this fraction of the patch per axis, "
+                        f"zero-filled, target recomputed (default {defaults.max_shift_fraction}; 0 = off)")
     p.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda if available, else cpu")
     p.add_argument("--bank", nargs="+", default=[], metavar="CHECKPOINT",
@@ -45,7 +48,8 @@ def main(argv=None) -> None:
                                        patches_per_case=args.patches_per_case,
                                        batch_size=args.batch_size, learning_rate=args.lr,
                                        ranking_weight=args.ranking_weight, width=args.width, seed=args.seed,
-                                       val_every=args.val_every, augment=not args.no_augment)
+                                       val_every=args.val_every, augment=not args.no_augment,
+                                       max_shift_fraction=args.max_shift)
     try:
         path = train_quality_predictor(args.d, args.c, args.f, args.p, settings, args.bank, args.device,
                                        args.overwrite)

@@ -1,5 +1,6 @@
 """The quality predictor's training augmentation keeps every sample's Dice target exact: the mask is only ever
-mirrored, and always by the same axes as the image; intensity transforms never touch it."""
+mirrored, and always by the same axes as the image; intensity transforms never touch it; a translation moves image,
+mask and truth together and recomputes the target."""
 import itertools
 
 import numpy as np
@@ -7,7 +8,8 @@ import pytest
 import torch
 
 from nnunetv2_pscm.cli import train_quality as cli
-from nnunetv2_pscm.methods.quality.augmentation import augment_batch, quality_training_augmentation
+from nnunetv2_pscm.methods.quality.augmentation import (augment_batch, quality_training_augmentation, random_shift,
+                                                        shift_sample, shift_with_zero_fill)
 from nnunetv2_pscm.methods.quality.corruptions import dice_per_class
 from nnunetv2_pscm.methods.quality.training import QualityData
 
@@ -84,4 +86,62 @@ def test_cli_no_augment_reaches_the_settings(monkeypatch):
     cli.main(["-d", "1", "-c", "3d_fullres", "-f", "0"])
     assert seen.pop("settings").augment is True
     cli.main(["-d", "1", "-c", "3d_fullres", "-f", "0", "--no-augment"])
-    assert seen["settings"].augment is False
+    assert seen.pop("settings").augment is False
+    cli.main(["-d", "1", "-c", "3d_fullres", "-f", "0", "--max-shift", "0"])
+    assert seen["settings"].max_shift_fraction == 0 and seen["settings"].augment is True
+
+
+def test_shift_with_zero_fill_moves_trailing_axes_and_drops_what_leaves():
+    row = np.array([[1, 2, 3, 4]])
+    np.testing.assert_array_equal(shift_with_zero_fill(row, (2,)), [[0, 0, 1, 2]])
+    np.testing.assert_array_equal(shift_with_zero_fill(row, (-1,)), [[2, 3, 4, 0]])
+    np.testing.assert_array_equal(shift_with_zero_fill(row, (0,)), row)
+    np.testing.assert_array_equal(shift_with_zero_fill(row, (4,)), [[0, 0, 0, 0]])
+    grid = np.arange(9).reshape(3, 3)
+    np.testing.assert_array_equal(shift_with_zero_fill(grid, (1, -1)), [[0, 0, 0], [1, 2, 0], [4, 5, 0]])
+
+
+def test_shift_sample_recomputes_the_dice_by_hand():
+    # one row: truth columns 0-1, mask columns 1-2 -> Dice 2 x 1 / (2 + 2) = 0.5
+    truth = np.array([[[1, 1, 0, 0]]], np.uint8)
+    mask = np.array([[[0, 1, 1, 0]]], np.uint8)
+    image = truth[None].astype(np.float32)
+    assert dice_per_class(mask, truth, 2)[0] == 0.5
+    # +2: truth -> columns 2-3, mask -> column 3 (column 2 of the mask left the patch): 2 x 1 / (2 + 1)
+    moved_image, moved_mask, target = shift_sample(image, mask, truth, (0, 0, 2), 2)
+    np.testing.assert_array_equal(moved_mask, [[[0, 0, 0, 1]]])
+    np.testing.assert_array_equal(moved_image, [[[[0, 0, 1, 1]]]])
+    assert target.dtype == np.float32 and target[0] == pytest.approx(2 / 3)
+    # -1: truth -> column 0, mask -> columns 0-1: 2 x 1 / (1 + 2)
+    assert shift_sample(image, mask, truth, (0, 0, -1), 2)[2][0] == pytest.approx(2 / 3)
+    # no shift: the stored target
+    assert shift_sample(image, mask, truth, (0, 0, 0), 2)[2][0] == 0.5
+
+
+def test_random_shift_stays_within_the_fraction_and_varies():
+    rng = np.random.default_rng(0)
+    offsets = np.array([random_shift((8, 20, 3), 0.25, rng) for _ in range(300)])
+    assert (np.abs(offsets) <= [2, 5, 0]).all()  # floor(0.25 x size); an axis of 3 is never shifted
+    assert offsets[:, 1].min() == -5 and offsets[:, 1].max() == 5
+
+
+def test_batch_shifts_each_sample_with_its_truth():
+    rng = np.random.default_rng(3)
+    truth = np.zeros((6, 8, 8), np.uint8)
+    truth[1:5, 2:6, 1:7] = 1
+    # the image IS the truth, so each returned image shows the shifted truth the target must be computed against
+    masks = [np.roll(truth, 2, axis=2), truth.copy()]
+    data = QualityData(images=[truth[None].astype(np.float32)], patch_of_sample=[0, 0], masks=masks,
+                       targets=[dice_per_class(m, truth, 2) for m in masks], truths=[truth], num_classes=2)
+    stored = np.stack(data.targets)
+    changed = 0
+    for _ in range(20):
+        image, mask, target = data.batch([0, 1], torch.device("cpu"), max_shift_fraction=0.5, rng=rng)
+        for i in range(2):
+            shifted_truth = (image[i, 0].numpy() > 0.5).astype(np.uint8)
+            assert target[i, 0].item() == pytest.approx(dice_per_class(mask[i, 0].numpy(), shifted_truth, 2)[0])
+        changed += not np.allclose(target.numpy(), stored)
+    assert changed >= 5  # shifts push foreground out of the patch often enough to change targets
+    with pytest.raises(ValueError, match="truth per patch"):
+        QualityData(images=data.images, patch_of_sample=[0], masks=masks[:1], targets=data.targets[:1]).batch(
+            [0], torch.device("cpu"), max_shift_fraction=0.25, rng=rng)

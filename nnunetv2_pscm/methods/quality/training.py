@@ -17,7 +17,9 @@ partially trained segmentation models, reported with Spearman rho and MAE. Every
   Patches are cut ONCE, before training (no re-cropping per epoch): the corruption sampling is the expensive part
   and is done once per patch. Each training batch is augmented (``augment``, on by default since 2026-12-07) with
   transforms that keep the Dice target exact: mirroring of image and mask together and intensity changes of the
-  image (`augmentation.py`, which says why and what is left out); validation masks are never augmented. Cutting
+  image, and a random translation of image, mask and truth together (``max_shift_fraction`` of the patch per axis,
+  zero fill) whose target is recomputed, so a case is not seen at one position only (`augmentation.py`, which
+  says why and what is left out); validation masks are never augmented. Cutting
   patches bounds memory to cases x patch voxels (images float32, masks uint8) whatever the size of the original
   images. nnU-Net's ``-1`` (outside the nonzero crop) becomes background.
 * **Masks and targets.** Per patch, ``samples_per_case`` masks chosen by `BalancedTargetSampler` (``num_bins`` bins,
@@ -61,7 +63,8 @@ from batchgenerators.utilities.file_and_folder_operations import load_json
 
 from nnunetv2_pscm.data import split_file as sf
 from nnunetv2_pscm.data.locations import dataset_name, preprocessed_dataset_folder, splits_file
-from nnunetv2_pscm.methods.quality.augmentation import augment_batch, quality_training_augmentation
+from nnunetv2_pscm.methods.quality.augmentation import (augment_batch, quality_training_augmentation, random_shift,
+                                                        shift_sample)
 from nnunetv2_pscm.methods.quality.corruptions import RandomCorruption, dice_per_class
 from nnunetv2_pscm.methods.quality.network import QualityNet
 from nnunetv2_pscm.methods.quality.targets import BalancedTargetSampler
@@ -108,6 +111,7 @@ class QualityTrainingSettings:
     seed: int = 0
     val_every: int = 5  # validate every this many epochs, and after the last one
     augment: bool = True  # Dice-preserving mirroring + intensity augmentation of training batches (augmentation.py)
+    max_shift_fraction: float = 0.25  # with augment: shift each sample by up to this x patch per axis (0 = off)
     corruption: RandomCorruption = field(default_factory=RandomCorruption)
 
 
@@ -119,24 +123,40 @@ class _Fold:
 
 @dataclass
 class QualityData:
-    """Patches (float32 images, shared by their masks) and (patch index, mask, per-class Dice) samples."""
+    """Patches (float32 images and their truths, shared by their masks) and (patch index, mask, per-class Dice)
+    samples. ``truths`` (one per patch) are needed only to shift samples (`batch`); ``num_classes`` counts the
+    background."""
     images: List[np.ndarray] = field(default_factory=list)
     patch_of_sample: List[int] = field(default_factory=list)
     masks: List[np.ndarray] = field(default_factory=list)
     targets: List[np.ndarray] = field(default_factory=list)
     from_bank: int = 0
+    truths: List[np.ndarray] = field(default_factory=list)
+    num_classes: int = 0
 
     def __len__(self) -> int:
         return len(self.masks)
 
-    def batch(self, indices: Sequence[int], device: torch.device,
-              augmentation=None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(image, mask, target) of the samples; ``augmentation`` (`quality_training_augmentation`) per sample."""
-        image = torch.from_numpy(np.stack([self.images[self.patch_of_sample[i]] for i in indices]))
-        mask = torch.from_numpy(np.stack([self.masks[i] for i in indices]).astype(np.int64))[:, None]
+    def batch(self, indices: Sequence[int], device: torch.device, augmentation=None, max_shift_fraction: float = 0.0,
+              rng: Optional[np.random.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image, mask, target) of the samples. ``max_shift_fraction`` > 0: each sample shifted by its own random
+        offset (``rng``), target recomputed (`augmentation.shift_sample`); then ``augmentation``
+        (`quality_training_augmentation`) per sample."""
+        images = [self.images[self.patch_of_sample[i]] for i in indices]
+        masks = [self.masks[i] for i in indices]
+        targets = [self.targets[i] for i in indices]
+        if max_shift_fraction > 0:
+            if rng is None or len(self.truths) != len(self.images) or self.num_classes < 2:
+                raise ValueError("shifting samples needs an rng, one truth per patch and num_classes")
+            shifted = [shift_sample(images[k], masks[k], self.truths[self.patch_of_sample[i]],
+                                    random_shift(masks[k].shape, max_shift_fraction, rng), self.num_classes)
+                       for k, i in enumerate(indices)]
+            images, masks, targets = (list(x) for x in zip(*shifted))
+        image = torch.from_numpy(np.stack(images))
+        mask = torch.from_numpy(np.stack(masks).astype(np.int64))[:, None]
         if augmentation is not None:
             image, mask = augment_batch(augmentation, image, mask)
-        target = torch.from_numpy(np.stack([self.targets[i] for i in indices]).astype(np.float32))
+        target = torch.from_numpy(np.stack(targets).astype(np.float32))
         return image.to(device), mask.to(device), target.to(device)
 
 
@@ -337,7 +357,7 @@ def make_samples(images: List[np.ndarray], truths: List[np.ndarray], num_classes
     bins = max(1, min(settings.num_bins, k))
     sampler = BalancedTargetSampler(num_bins=bins, per_bin=math.ceil(k / bins),
                                     max_draws=max(1, settings.max_draws_per_sample * k))
-    data = QualityData(images=list(images))
+    data = QualityData(images=list(images), truths=list(truths), num_classes=int(num_classes))
     for p, truth in enumerate(truths):
         bank_masks = [b.predict(images[p]) for b in bank]
         bank_ids = {id(m) for m in bank_masks}
@@ -409,6 +429,9 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
         raise QualityTrainingError(f"--epochs, --samples-per-case, batch size, patches per case and --val-every must "
                                    f"be >= 1, got {settings.epochs}, {settings.samples_per_case}, "
                                    f"{settings.batch_size}, {settings.patches_per_case}, {settings.val_every}")
+    if not 0 <= settings.max_shift_fraction < 1:
+        raise QualityTrainingError(f"--max-shift must be in [0, 1) (a fraction of the patch), got "
+                                   f"{settings.max_shift_fraction}")
     torch_device = _device(device)
     pp_folder, plans_manager, cm, data_folder, dataset_json, label_manager = read_plans(
         dataset, plans_identifier, configuration)
@@ -440,6 +463,7 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
     torch.manual_seed(settings.seed)
     np.random.seed(settings.seed)  # batchgeneratorsv2's contrast and gamma draw from numpy's global generator
     augmentation = quality_training_augmentation(len(patch_size)) if settings.augment else None
+    max_shift = settings.max_shift_fraction if settings.augment else 0.0
     net = QualityNet(**network_kwargs).to(torch_device)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
@@ -463,7 +487,7 @@ def train_quality_predictor(dataset, configuration: str, fold: int, plans_identi
         order = rng.permutation(len(train_data))
         for start in range(0, len(order), settings.batch_size):
             image, mask, target = train_data.batch(order[start:start + settings.batch_size], torch_device,
-                                                   augmentation)
+                                                   augmentation, max_shift, rng)
             pred = net(image, mask)
             loss = torch.nn.functional.mse_loss(pred, target)
             if settings.ranking_weight > 0:

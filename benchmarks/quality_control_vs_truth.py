@@ -5,12 +5,13 @@
         -o benchmarks/results/<date>_qc_la4/labeled_only
 
 Reads the validation predictions nnUNetv2_train wrote (``<fold>/validation/*<file_ending>``), their raw images
-(imagesTr) and ground truth (labelsTr: for the TRUE Dice, and scored once as if it were a prediction for the calibration check below), runs the same
-scoring as `nnUNetv2_pscm_quality` (the fold's predictor must exist), and writes ``qc_vs_truth.csv`` (per case:
-predicted and true mean foreground Dice) and ``summary.json``: Spearman rho and MAE between predicted and true Dice,
-and how many of the ``--worst`` cases with the lowest TRUE Dice are among the ``--worst`` lowest predicted and among
-those flagged below ``--threshold``; as a calibration check, the ground truth itself is scored as a prediction
-(``qc_of_ground_truth.csv``; ideally all near 1). A benchmark, not a test: it needs a trained model and its predictor.
+(imagesTr) and ground truth (labelsTr: for the TRUE Dice, and scored once as if it were a prediction for the
+calibration check below), runs the same scoring as `nnUNetv2_pscm_quality` (the fold's predictor must exist), and
+writes ``qc_vs_truth.csv`` (per case: predicted and true mean foreground Dice) and ``summary.json``: Spearman rho
+and MAE between predicted and true Dice, and how many of the ``--worst`` cases with the lowest TRUE Dice are among
+the ``--worst`` lowest predicted and among those flagged below ``--threshold``; as a calibration check, the ground
+truth itself is scored as a prediction (``qc_of_ground_truth.csv``; ideally all near 1). A benchmark, not a test: it
+needs a trained model and its predictor.
 """
 import argparse
 import json

@@ -13,15 +13,15 @@ the ones that keep a sample's target EXACT, so the Dice targets computed once at
   gamma): the mask and therefore the Dice are untouched.
 
 Translation (`shift_sample`, since 2026-12-07): image, mask AND the patch's truth shifted together by a random
-offset of up to ``max_shift_fraction`` of the patch per axis, zero-filled, and the target RECOMPUTED from the shifted
-mask and truth (foreground pushed out of the patch changes the Dice). Why: patches are cut once, so without it each
-training image is seen at one position only, and the predictor learns where a case sits rather than how well the
-mask fits it. On LA (a whole 2 mm case fits in the patch) the first full fold-3 predictor, without it, scored the
-validation cases' ground truth, given as a prediction, 0.61 on average (0.44-0.68), and its quality control of a
-model's real predictions had MAE 0.22 and Spearman rho 0.02; with it, 0.84 and MAE 0.03 (README "Measured results"). Zero fill rather than a
-crop from a larger context: a context margin would multiply the memory of every stored mask and need the bank
-networks to run on a size their strides may not accept; quality control's windows are zero-padded at image borders
-too, so zero bands are not new to the predictor.
+offset of up to ``max_shift_fraction`` of the patch per axis, zero-filled, and the target RECOMPUTED from the
+shifted mask and truth (foreground pushed out of the patch changes the Dice). Why: patches are cut once, so without
+it each training image is seen at one position only, and the predictor learns where a case sits rather than how well
+the mask fits it. On LA (a whole 2 mm case fits in the patch) the first full fold-3 predictor, without it, scored
+the validation cases' ground truth, given as a prediction, 0.61 on average (0.44-0.68), and its quality control of a
+model's real predictions had MAE 0.22 and Spearman rho 0.02; with it, 0.84 and MAE 0.03 (README "Measured results").
+Zero fill rather than a crop from a larger context: a context margin would multiply the memory of every stored mask
+and need the bank networks to run on a size their strides may not accept; quality control's windows are zero-padded
+at image borders too, so zero bands are not new to the predictor.
 
 Left out on purpose: rotation, scaling and elastic deformation (their interpolation changes the mask, so the Dice
 would need recomputing against an interpolated truth), blur and low-resolution simulation (cost, for little on
@@ -38,6 +38,8 @@ from batchgeneratorsv2.transforms.intensity.gaussian_noise import GaussianNoiseT
 from batchgeneratorsv2.transforms.spatial.mirroring import MirrorTransform
 from batchgeneratorsv2.transforms.utils.compose import ComposeTransforms
 from batchgeneratorsv2.transforms.utils.random import RandomTransform
+
+from nnunetv2_pscm.methods.quality.corruptions import dice_per_class
 
 
 def quality_training_augmentation(spatial_dims: int) -> ComposeTransforms:
@@ -70,19 +72,13 @@ def augment_batch(transform: ComposeTransforms, image: torch.Tensor,
 
 
 def shift_with_zero_fill(array: np.ndarray, offset: Sequence[int]) -> np.ndarray:
-    """``array`` moved by ``offset`` voxels along its trailing ``len(offset)`` axes (leading axes kept); what moves
-    out is dropped, what comes in is 0."""
-    lead = array.ndim - len(offset)
-    out = np.zeros_like(array)
-    src, dst = [slice(None)] * lead, [slice(None)] * lead
-    for o, n in zip(offset, array.shape[lead:]):
-        o = int(o)
-        if abs(o) >= n:
-            return out
-        src.append(slice(max(-o, 0), n - max(o, 0)))
-        dst.append(slice(max(o, 0), n - max(-o, 0)))
-    out[tuple(dst)] = array[tuple(src)]
-    return out
+    """``array`` moved by ``offset`` voxels (each |offset| < the axis' size) along its trailing ``len(offset)`` axes
+    (leading axes kept); what moves out is dropped, what comes in is 0. A crop of the same size centred ``offset``
+    before the middle, by the patch cutter's own `_pad_crop`."""
+    from nnunetv2_pscm.methods.quality.training import _pad_crop  # training imports this module
+
+    size = array.shape[array.ndim - len(offset):]
+    return _pad_crop(array, [n // 2 - int(o) for o, n in zip(offset, size)], size)
 
 
 def random_shift(patch_size: Sequence[int], max_shift_fraction: float, rng: np.random.Generator) -> Tuple[int, ...]:
@@ -93,7 +89,5 @@ def random_shift(patch_size: Sequence[int], max_shift_fraction: float, rng: np.r
 def shift_sample(image: np.ndarray, mask: np.ndarray, truth: np.ndarray, offset: Sequence[int],
                  num_classes: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(image, mask, per-class Dice of mask vs truth) after moving all three by ``offset`` (see the docstring)."""
-    from nnunetv2_pscm.methods.quality.corruptions import dice_per_class
-
     mask, truth = shift_with_zero_fill(mask, offset), shift_with_zero_fill(truth, offset)
     return shift_with_zero_fill(image, offset), mask, dice_per_class(mask, truth, num_classes).astype(np.float32)
